@@ -1,0 +1,1 @@
+"""CPU backend: Numba ``@njit`` kernels, one module per kernel family."""

@@ -1,0 +1,61 @@
+"""Deterministic column reductions over fixed-size row blocks.
+
+A reduction over the batch (a column sum, BatchNorm statistics, a bias
+gradient) is split into blocks of ``BLOCK_ROWS`` rows.  Each block is reduced
+on its own, in float64, into one row of a workspace; the blocks are then
+combined in block order.  The block size does not depend on the thread count,
+so the result is bitwise identical whatever ``NUMBA_NUM_THREADS`` is.
+
+The workspace is allocated by the caller once (``reduction_workspace``), so
+kernels that reduce do not allocate.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+#: Rows per reduction block.  Fixed: changing it changes results in the last bits.
+BLOCK_ROWS = 64
+
+
+def n_row_blocks(n_rows: int) -> int:
+    """Number of ``BLOCK_ROWS``-row blocks that cover ``n_rows`` rows."""
+    return max(1, -(-n_rows // BLOCK_ROWS))
+
+
+def reduction_workspace(n_rows: int, n_cols: int) -> np.ndarray:
+    """Float64 scratch of shape ``(2, n_row_blocks(n_rows), n_cols)`` for the reducing kernels.
+
+    Two planes, so a kernel can reduce two quantities (a mean and a sum of
+    squares, or two gradient sums) in one pass.
+    """
+    return np.zeros((2, n_row_blocks(n_rows), n_cols), dtype=np.float64)
+
+
+@njit(cache=True, parallel=True)
+def column_sums(a, work, out):
+    """``out[j] = sum_i a[i, j]``, reduced in fixed row blocks, in float64.
+
+    ``work`` is a ``reduction_workspace``; its first plane is overwritten.
+    """
+    n, m = a.shape
+    nb = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    for b in prange(nb):
+        partial = work[0, b]
+        for j in range(m):
+            partial[j] = 0.0
+        for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
+            row = a[i]
+            for j in range(m):
+                partial[j] += row[j]
+    combine_blocks(work[0], nb, out)
+
+
+@njit(cache=True)
+def combine_blocks(partials, nb, out):
+    """``out[j] = sum_{b < nb} partials[b, j]``, added in block order."""
+    m = out.shape[0]
+    for j in range(m):
+        out[j] = partials[0, j]
+    for b in range(1, nb):
+        for j in range(m):
+            out[j] += partials[b, j]
