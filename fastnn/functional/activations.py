@@ -1,1 +1,122 @@
-__all__ = []
+"""Validated activation forward/backward on the CPU kernels.
+
+Activations: ``linear``, ``relu``, ``leaky_relu`` (parameter
+``negative_slope``, default 0.2 as in Keras), ``sigmoid``, ``tanh`` and
+``softmax`` (row-wise over axis 1).  Every backward takes the forward *output*
+``y``, not the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn._validation import activation_code, check_finite_scalar, check_float_array
+from fastnn.kernels.cpu import activations as kernels
+
+__all__ = ["activation_forward", "activation_backward"]
+
+#: Keras's default leaky-relu slope.
+DEFAULT_NEGATIVE_SLOPE = 0.2
+
+
+def activation_args(name, params: dict) -> tuple[int, float]:
+    """Kernel ``(code, alpha)`` for an activation name and its keyword parameters.
+
+    Only ``leaky_relu`` takes a parameter, ``negative_slope`` (finite, ``>= 0``).
+
+    Raises
+    ------
+    TypeError
+        ``name`` is not a string, a parameter the activation does not take,
+        or a ``negative_slope`` that is not a real number.
+    ValueError
+        An unknown activation, or a negative or non-finite ``negative_slope``.
+    """
+    code = activation_code(name)
+    allowed = {"negative_slope"} if name == "leaky_relu" else set()
+    unexpected = sorted(set(params) - allowed)
+    if unexpected:
+        raise TypeError(f"activation {name!r} takes no parameter(s) {unexpected}")
+    alpha = check_finite_scalar(
+        "negative_slope", params.get("negative_slope", DEFAULT_NEGATIVE_SLOPE), low=0.0
+    )
+    return code, alpha
+
+
+def activation_forward(x: np.ndarray, name: str, **params) -> np.ndarray:
+    """Apply an activation, ``y = f(x)``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (batch, features), float32 or float64
+        Input.
+    name : str
+        ``"linear"`` (or ``None``), ``"relu"``, ``"leaky_relu"``, ``"sigmoid"``,
+        ``"tanh"`` or ``"softmax"``.
+    **params
+        ``negative_slope`` for ``"leaky_relu"`` (default 0.2, finite, ``>= 0``).
+
+    Returns
+    -------
+    y : ndarray, same shape and dtype as ``x``
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not a float32/float64 ndarray, or a bad parameter (see ``activation_args``).
+    ValueError
+        ``x`` is not 2-D or is empty, or an unknown activation or bad slope.
+
+    Notes
+    -----
+    relu ``max(x, 0)``; leaky_relu ``x`` if ``x > 0`` else ``negative_slope * x``;
+    sigmoid ``1 / (1 + exp(-x))``; tanh; linear ``x``; softmax per row
+    ``y_j = exp(x_j - max_k x_k) / sum_k exp(x_k - max_k x_k)``.  Sigmoid and
+    softmax are finite for any finite input.
+    """
+    code, alpha = activation_args(name, params)
+    x = check_float_array("x", x, ndim=2)
+    y = np.empty_like(x)
+    kernels.activation_forward(x, code, alpha, y)
+    return y
+
+
+def activation_backward(dy: np.ndarray, y: np.ndarray, name: str, **params) -> np.ndarray:
+    """Gradient through an activation, from the forward OUTPUT ``y``.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (batch, features), float32 or float64
+        Gradient of the loss with respect to ``y``.
+    y : ndarray, same shape and dtype as ``dy``
+        The forward output ``activation_forward(x, name, **params)``.
+    name : str
+        Activation name, as in ``activation_forward``.
+    **params
+        ``negative_slope`` for ``"leaky_relu"``, as in the forward call.
+
+    Returns
+    -------
+    dx : ndarray, same shape and dtype as ``dy``
+        Gradient with respect to the forward input ``x``.
+
+    Raises
+    ------
+    TypeError
+        Not float32/float64 ndarrays, mixed dtypes, or a bad parameter.
+    ValueError
+        Not 2-D, empty, shapes differ, or an unknown activation or bad slope.
+
+    Notes
+    -----
+    ``dx = dy * f'(x)`` with ``f'`` written through ``y``: relu ``1[y > 0]``;
+    leaky_relu ``1`` if ``y > 0`` else ``negative_slope``; sigmoid ``y (1 - y)``;
+    tanh ``1 - y**2``; linear ``1``.  Softmax, per row:
+    ``dx = y * (dy - sum_k dy_k y_k)``.
+    """
+    code, alpha = activation_args(name, params)
+    dy = check_float_array("dy", dy, ndim=2)
+    y = check_float_array("y", y, shape=dy.shape, dtype=dy.dtype)
+    dx = np.empty_like(dy)
+    kernels.activation_backward(dy, y, code, alpha, dx)
+    return dx

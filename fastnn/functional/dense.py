@@ -1,1 +1,128 @@
-__all__ = []
+"""Validated dense (fully connected) layer forward/backward on the CPU kernels.
+
+``y = f(x @ W + b)`` with ``W`` stored ``(n_in, n_out)`` as in Keras.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from fastnn._validation import check_float_array
+from fastnn.functional.activations import activation_args
+from fastnn.kernels.cpu import dense as kernels
+from fastnn.kernels.cpu.reduce import reduction_workspace
+
+__all__ = ["dense_forward", "dense_backward"]
+
+
+class DenseCache(NamedTuple):
+    """What ``dense_backward`` needs from the forward pass (references, not copies)."""
+
+    x: np.ndarray
+    W: np.ndarray
+    y: np.ndarray
+    code: int
+    alpha: float
+    has_bias: bool
+
+
+def dense_forward(
+    x: np.ndarray, W: np.ndarray, b: np.ndarray | None, activation: str = "relu", **params
+) -> tuple[np.ndarray, DenseCache]:
+    """Dense layer forward pass, ``y = f(x @ W + b)``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (batch, n_in), float32 or float64
+        Input.
+    W : ndarray, shape (n_in, n_out), same dtype
+        Weights.
+    b : ndarray, shape (n_out,), same dtype, or None
+        Bias; ``None`` for a layer without bias.
+    activation : str
+        ``"linear"`` (or ``None``), ``"relu"``, ``"leaky_relu"``, ``"sigmoid"``,
+        ``"tanh"`` or ``"softmax"`` (row-wise).
+    **params
+        ``negative_slope`` for ``"leaky_relu"`` (default 0.2, finite, ``>= 0``).
+
+    Returns
+    -------
+    y : ndarray, shape (batch, n_out)
+    cache : DenseCache
+        For ``dense_backward``.  It refers to ``x``, ``W`` and ``y`` without
+        copying them: do not modify them before the backward pass.
+
+    Raises
+    ------
+    TypeError
+        A non-ndarray or non-float input, mixed dtypes, or a bad parameter.
+    ValueError
+        Wrong dimensions or shapes, empty arrays, an unknown activation or a bad slope.
+    """
+    code, alpha = activation_args(activation, params)
+    x = check_float_array("x", x, ndim=2)
+    W = check_float_array("W", W, ndim=2, dtype=x.dtype)
+    if W.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"W must have shape ({x.shape[1]}, n_out) to match x {x.shape}, got {W.shape}"
+        )
+    n_out = W.shape[1]
+    if b is None:
+        bias = np.zeros(n_out, dtype=x.dtype)
+    else:
+        bias = check_float_array("b", b, shape=(n_out,), dtype=x.dtype)
+    y = np.empty((x.shape[0], n_out), dtype=x.dtype)
+    kernels.dense_forward(x, W, bias, code, alpha, y)
+    return y, DenseCache(x, W, y, code, alpha, b is not None)
+
+
+def dense_backward(
+    dy: np.ndarray, cache: DenseCache, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """Dense layer backward pass.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (batch, n_out), dtype of the forward pass
+        Gradient of the loss with respect to ``y``.
+    cache : DenseCache
+        From ``dense_forward``.
+    need_dx : bool
+        Whether to compute ``dx`` (False for a network's first layer).
+
+    Returns
+    -------
+    dx : ndarray, shape (batch, n_in), or None when ``need_dx`` is False
+    dW : ndarray, shape (n_in, n_out)
+    db : ndarray, shape (n_out,), or None when the forward pass had no bias
+
+    Raises
+    ------
+    TypeError
+        ``cache`` is not a ``DenseCache``, or ``dy`` is not an ndarray of the forward dtype.
+    ValueError
+        ``dy`` does not have the shape of ``y``.
+
+    Notes
+    -----
+    ``dz = dy * f'(y)`` (softmax per row: ``dz = y * (dy - sum_k dy_k y_k)``),
+    ``dW = x.T @ dz``, ``db = sum_i dz_i`` (float64, deterministic for any
+    thread count), ``dx = dz @ W.T``.
+    """
+    if not isinstance(cache, DenseCache):
+        raise TypeError(
+            f"cache must be the DenseCache from dense_forward, got {type(cache).__name__}"
+        )
+    x, W, y = cache.x, cache.W, cache.y
+    dy = check_float_array("dy", dy, shape=y.shape, dtype=y.dtype)
+    dz = np.empty_like(y)
+    dx = np.empty_like(x) if need_dx else np.empty((0, 0), dtype=x.dtype)
+    dW = np.empty_like(W)
+    db = np.empty(y.shape[1], dtype=y.dtype)
+    work = reduction_workspace(*y.shape)
+    kernels.dense_backward(
+        dy, x, W, y, cache.code, cache.alpha, dz, dx, dW, db, work, bool(need_dx)
+    )
+    return (dx if need_dx else None), dW, (db if cache.has_bias else None)

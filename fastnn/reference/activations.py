@@ -1,1 +1,71 @@
-__all__ = []
+"""Reference activations in plain NumPy: the specification for the kernels.
+
+Every backward takes the forward *output* ``y``.  Results keep the input dtype.
+"""
+
+import numpy as np
+
+__all__ = ["activation_forward", "activation_backward"]
+
+NAMES = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
+
+
+def _negative_slope(name, params) -> float:
+    """The leaky-relu slope from ``params`` (default 0.2, as Keras); no other parameter exists."""
+    name = "linear" if name is None else name
+    if name not in NAMES:
+        raise ValueError(f"activation must be one of {list(NAMES)}, got {name!r}")
+    allowed = {"negative_slope"} if name == "leaky_relu" else set()
+    unexpected = sorted(set(params) - allowed)
+    if unexpected:
+        raise TypeError(f"activation {name!r} takes no parameter(s) {unexpected}")
+    slope = float(params.get("negative_slope", 0.2))
+    if not (np.isfinite(slope) and slope >= 0):
+        raise ValueError(f"negative_slope must be finite and >= 0, got {slope}")
+    return slope
+
+
+def activation_forward(x, name, **params):
+    """``y = f(x)``; softmax row-wise over axis 1.
+
+    relu ``max(x, 0)``; leaky_relu ``x if x > 0 else negative_slope * x``;
+    sigmoid ``1 / (1 + exp(-x))``; tanh; linear ``x``;
+    softmax ``exp(x - max) / sum(exp(x - max))`` per row.
+    """
+    slope = _negative_slope(name, params)
+    if name == "relu":
+        return np.where(x > 0, x, 0).astype(x.dtype)
+    if name == "leaky_relu":
+        return np.where(x > 0, x, slope * x).astype(x.dtype)
+    if name == "sigmoid":
+        # exp(-|x|) <= 1 never overflows; pick the algebraically equal form per sign.
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "softmax":
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True, dtype=np.float64)).astype(x.dtype)
+    return x.copy()
+
+
+def activation_backward(dy, y, name, **params):
+    """``dx = dy * f'(x)``, with ``f'`` written through the forward output ``y``.
+
+    relu ``dy * (y > 0)``; leaky_relu ``dy`` if ``y > 0`` else
+    ``negative_slope * dy``; sigmoid ``dy * y (1 - y)``; tanh ``dy (1 - y**2)``;
+    linear ``dy``; softmax ``y * (dy - sum(dy * y))`` per row.
+    """
+    slope = _negative_slope(name, params)
+    if name == "relu":
+        return np.where(y > 0, dy, 0).astype(dy.dtype)
+    if name == "leaky_relu":
+        return np.where(y > 0, dy, slope * dy).astype(dy.dtype)
+    if name == "sigmoid":
+        return dy * y * (1 - y)
+    if name == "tanh":
+        return dy * (1 - y * y)
+    if name == "softmax":
+        dot = np.sum(dy * y, axis=1, keepdims=True, dtype=np.float64)
+        return (y * (dy - dot)).astype(dy.dtype)
+    return dy.copy()

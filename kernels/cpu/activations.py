@@ -1,0 +1,141 @@
+"""Activation kernels: forward and backward for every activation code.
+
+Pointwise activations use ``activate`` and ``activate_grad`` from
+``fastnn.kernels.scalar``; softmax is row-wise over axis 1 and written here,
+in the row helpers that the dense kernels reuse for their fused epilogues.
+
+Every backward pass takes the forward *output* ``y``, never the input, so a
+layer can let the output overwrite the input and keep one buffer.
+
+Work is split over rows with ``prange`` once an array has at least
+``PARALLEL_MIN_ELEMENTS`` elements; below that a thread launch costs more than
+the pass itself, so the same row loop runs serially.  (The dense kernels'
+fused passes stay serial: see ``dense`` for why, next to BLAS.)
+"""
+
+import math
+
+from fastnn.kernels.scalar import SOFTMAX, activate, activate_grad
+from numba import njit, prange
+
+#: Smallest element count for which a pass is split over threads.
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
+
+@njit(cache=True)
+def _softmax_row(z, y):
+    """``y = exp(z - max z) / sum exp(z - max z)`` for one row; ``y`` may alias ``z``.
+
+    Subtracting the maximum keeps every exponent <= 0, so nothing overflows;
+    the sum is accumulated in float64 and is >= 1.
+    """
+    m = z.shape[0]
+    zmax = z[0]
+    for j in range(1, m):
+        if z[j] > zmax:
+            zmax = z[j]
+    total = 0.0
+    for j in range(m):
+        e = math.exp(z[j] - zmax)
+        y[j] = e
+        total += e
+    scale = 1.0 / total
+    for j in range(m):
+        y[j] = y[j] * scale
+
+
+@njit(cache=True)
+def _softmax_grad_row(dy, y, dx):
+    """``dx = y * (dy - sum(dy * y))`` for one row (the softmax Jacobian product).
+
+    The dot product is accumulated in float64 before any ``dx`` is written, so
+    ``dx`` may alias ``dy``.
+    """
+    m = y.shape[0]
+    dot = 0.0
+    for j in range(m):
+        dot += dy[j] * y[j]
+    for j in range(m):
+        dx[j] = y[j] * (dy[j] - dot)
+
+
+@njit(cache=True)
+def _forward_row(x, code, alpha, y):
+    """One row of ``activation_forward``."""
+    if code == SOFTMAX:
+        _softmax_row(x, y)
+    else:
+        for j in range(x.shape[0]):
+            y[j] = activate(x[j], code, alpha)
+
+
+@njit(cache=True)
+def _backward_row(dy, y, code, alpha, dx):
+    """One row of ``activation_backward``."""
+    if code == SOFTMAX:
+        _softmax_grad_row(dy, y, dx)
+    else:
+        for j in range(y.shape[0]):
+            dx[j] = dy[j] * activate_grad(y[j], code, alpha)
+
+
+@njit(cache=True, parallel=True)
+def activation_forward(x, code, alpha, y):
+    """Apply an activation: ``y = f(x)``, softmax row-wise over axis 1.
+
+    Parameters
+    ----------
+    x : ndarray, shape (batch, features), float32 or float64, C-contiguous
+        Input.
+    code : int
+        Activation code from ``fastnn.kernels.scalar.ACTIVATIONS``.
+    alpha : float
+        Leaky-relu negative slope, ``>= 0`` (ignored by other activations).
+    y : ndarray, same shape and dtype as ``x``
+        Output, overwritten.  May alias ``x``.
+
+    Notes
+    -----
+    Pointwise: ``y = f(x)`` with ``f`` from ``fastnn.kernels.scalar.activate``.
+    Softmax: ``y[i, j] = exp(x[i, j] - m_i) / sum_k exp(x[i, k] - m_i)`` with
+    ``m_i = max_k x[i, k]``, finite for any finite input.
+    """
+    n = x.shape[0]
+    if x.size < PARALLEL_MIN_ELEMENTS:
+        for i in range(n):
+            _forward_row(x[i], code, alpha, y[i])
+    else:
+        for i in prange(n):
+            _forward_row(x[i], code, alpha, y[i])
+
+
+@njit(cache=True, parallel=True)
+def activation_backward(dy, y, code, alpha, dx):
+    """Gradient through an activation, from its forward output ``y``.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (batch, features), float32 or float64, C-contiguous
+        Gradient of the loss with respect to ``y``.
+    y : ndarray, same shape and dtype
+        The forward output ``y = f(x)``.
+    code : int
+        Activation code from ``fastnn.kernels.scalar.ACTIVATIONS``.
+    alpha : float
+        Leaky-relu negative slope, ``>= 0``.
+    dx : ndarray, same shape and dtype
+        Gradient with respect to the forward input, overwritten.  May alias ``dy``.
+
+    Notes
+    -----
+    Pointwise: ``dx = dy * f'(x)`` with ``f'`` written through ``y``
+    (``fastnn.kernels.scalar.activate_grad``).  Softmax, row by row:
+    ``dx = y * (dy - sum_k dy[k] y[k])``.
+    """
+    n = y.shape[0]
+    if y.size < PARALLEL_MIN_ELEMENTS:
+        for i in range(n):
+            _backward_row(dy[i], y[i], code, alpha, dx[i])
+    else:
+        for i in prange(n):
+            _backward_row(dy[i], y[i], code, alpha, dx[i])
