@@ -1,0 +1,277 @@
+"""Optimizer updates: kernels against the NumPy reference, and against hand-derived values.
+
+Tolerance ``state_rtol`` (norm-wise, ``atol = rtol * max|expected|``): the kernels
+and the reference evaluate the same formula in float64 from the same stored
+values and round once per stored value, so they agree to an ulp or two of the
+array dtype per step; 16 ulps leave room for libm ``pow``/``sqrt`` differences
+carried through 20 steps of state.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastnn import functional, reference
+from fastnn.kernels.cpu import optimizers as kernels
+
+DTYPES = [np.float32, np.float64]
+# (1,) and odd sizes; 300*300 = 90000 crosses kernels.PARALLEL_MIN_SIZE (the prange path).
+SHAPES = [(1,), (7,), (33, 17), (130, 65), (300, 300)]
+
+# name -> (function name, number of state arrays, keyword arguments)
+CONFIGS = {
+    "sgd": ("sgd_update", 0, {}),
+    "sgd_weight_decay": ("sgd_update", 0, {"learning_rate": 0.1, "weight_decay": 0.3}),
+    "sgd_momentum": ("sgd_update", 1, {"momentum": 0.9}),
+    "sgd_nesterov": ("sgd_update", 1, {"momentum": 0.8, "nesterov": True, "weight_decay": 0.01}),
+    "adam": ("adam_update", 2, {}),
+    "adamw": ("adam_update", 2, {"learning_rate": 0.01, "weight_decay": 0.004, "beta_1": 0.5}),
+    "rmsprop": ("rmsprop_update", 1, {}),
+    "rmsprop_momentum": ("rmsprop_update", 2, {"momentum": 0.9, "rho": 0.5}),
+    "rmsprop_weight_decay": ("rmsprop_update", 1, {"learning_rate": 0.01, "weight_decay": 0.1}),
+}
+
+
+def state_rtol(dtype) -> float:
+    """Norm-wise tolerance for parameters and state (see the module docstring)."""
+    return 16 * np.finfo(dtype).eps
+
+
+def assert_state_close(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Shape, then dtype, then values (norm-wise, ``state_rtol``)."""
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype
+    rtol = state_rtol(expected.dtype)
+    atol = rtol * float(np.abs(expected).max())
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+def apply(module, config: str, param, grad, states, step):
+    """One update of ``config`` through ``module`` (functional or reference)."""
+    name, _, kwargs = CONFIGS[config]
+    if name == "adam_update":
+        return module.adam_update(param, grad, *states, step, **kwargs)
+    return getattr(module, name)(param, grad, *states, **kwargs)
+
+
+def run_both(config, shape, dtype, n_steps, seed=0):
+    """``n_steps`` updates through functional and reference on copies of the same arrays."""
+    rng = np.random.default_rng(seed)
+    n_states = CONFIGS[config][1]
+    param = rng.standard_normal(shape).astype(dtype)
+    states = [np.zeros(shape, dtype) for _ in range(n_states)]
+    ref_param, ref_states = param.copy(), [s.copy() for s in states]
+    for step in range(1, n_steps + 1):
+        grad = rng.standard_normal(shape).astype(dtype)
+        assert apply(functional, config, param, grad, states, step) is None
+        apply(reference, config, ref_param, grad, ref_states, step)
+    return (param, *states), (ref_param, *ref_states)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_twenty_steps_match_reference(config, dtype, shape):
+    ours, ref = run_both(config, shape, dtype, n_steps=20)
+    for actual, expected in zip(ours, ref, strict=True):
+        assert_state_close(actual, expected)
+    assert not np.array_equal(ours[0], run_both(config, shape, dtype, n_steps=0)[0][0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernel_contract(dtype):
+    """The kernels take 1-D arrays and plain scalars, update in place and return None."""
+    rng = np.random.default_rng(1)
+    p, g = rng.standard_normal(50).astype(dtype), rng.standard_normal(50).astype(dtype)
+    m, v, b = (np.zeros(50, dtype) for _ in range(3))
+    rp, rm, rv, rb = p.copy(), m.copy(), v.copy(), b.copy()
+    assert kernels.sgd_update(p, g, b, 0.1, 0.5, True, 0.01) is None
+    reference.sgd_update(
+        rp, g, rb, learning_rate=0.1, momentum=0.5, nesterov=True, weight_decay=0.01
+    )
+    assert kernels.adam_update(p, g, m, v, 1, 0.01, 0.9, 0.99, 1e-7, 0.1) is None
+    reference.adam_update(rp, g, rm, rv, 1, learning_rate=0.01, beta_2=0.99, weight_decay=0.1)
+    assert kernels.rmsprop_update(p, g, v, b, 0.01, 0.9, 0.5, 1e-7, 0.0) is None
+    reference.rmsprop_update(rp, g, rv, rb, learning_rate=0.01, momentum=0.5)
+    for actual, expected in zip((p, m, v, b), (rp, rm, rv, rb), strict=True):
+        assert_state_close(actual, expected)
+
+
+def test_adam_first_step_moves_by_learning_rate_times_sign():
+    """Hand derivation, from the Keras formulas with m = v = 0 and t = 1.
+
+    m = (1 - b1) g, v = (1 - b2) g**2, alpha = lr sqrt(1 - b2) / (1 - b1), so
+    the step is alpha m / (sqrt(v) + eps) = lr g / (|g| + eps / sqrt(1 - b2)),
+    i.e. lr * sign(g) when |g| >> eps.  With weight decay wd the parameter is
+    first scaled by (1 - lr wd).
+    """
+    lr, eps, wd = 0.01, 1e-7, 0.5
+    g = np.array([3.0, -2e-3, 1e-9, 0.0, -7e5])
+    p0 = np.array([1.0, -1.0, 2.0, 0.5, 0.0])
+    p, m, v = p0.copy(), np.zeros(5), np.zeros(5)
+    functional.adam_update(p, g, m, v, 1, learning_rate=lr, epsilon=eps, weight_decay=wd)
+    expected = p0 * (1 - lr * wd) - lr * g / (np.abs(g) + eps / np.sqrt(1 - 0.999))
+    np.testing.assert_allclose(p, expected, rtol=1e-14)  # a handful of float64 roundings
+    step = p0 * (1 - lr * wd) - p
+    np.testing.assert_allclose(
+        step[[0, 1, 4]], lr * np.sign(g[[0, 1, 4]]), rtol=2e-3
+    )  # eps/sqrt(1-b2)/|g| <= 1.6e-3
+
+
+def test_sgd_momentum_hand_values():
+    """lr = 0.1, momentum = 0.5, constant g = 1, p0 = 0, worked by hand.
+
+    Plain: v = -0.1, -0.15, -0.175 and p = v summed: -0.1, -0.25, -0.425.
+    Nesterov: p += 0.5 v - 0.1: -0.15, -0.325, -0.5125.
+    """
+    for nesterov, expected in ((False, [-0.1, -0.25, -0.425]), (True, [-0.15, -0.325, -0.5125])):
+        p, velocity = np.zeros(1), np.zeros(1)
+        for want in expected:
+            functional.sgd_update(
+                p, np.ones(1), velocity, learning_rate=0.1, momentum=0.5, nesterov=nesterov
+            )
+            assert p[0] == pytest.approx(want, rel=1e-15)  # three roundings at most
+
+
+def test_sgd_plain_and_weight_decay_hand_values():
+    p = np.array([1.0, 2.0])
+    functional.sgd_update(p, np.array([0.0, 10.0]), learning_rate=0.1, weight_decay=0.5)
+    # p (1 - 0.1 * 0.5) - 0.1 g: 0.95 and 1.9 - 1.
+    np.testing.assert_allclose(p, [0.95, 0.9], rtol=1e-15)  # two roundings
+
+
+def test_rmsprop_keras_docstring_example():
+    """Keras' RMSprop docstring: lr=0.1, var=10, loss=var**2/2 (g = 10) -> 9.683772.
+
+    By hand: v = 0.1 * 100 = 10, step = 0.1 * 10 / sqrt(10 + 1e-7) = 0.316228.
+    """
+    var, velocity = np.array([10.0], np.float32), np.zeros(1, np.float32)
+    functional.rmsprop_update(var, var.copy(), velocity, learning_rate=0.1)
+    assert var[0] == pytest.approx(9.683772, abs=5e-7)  # Keras prints 7 significant digits
+    assert velocity[0] == pytest.approx(10.0, rel=1e-6)  # float32 rounding of 0.1 * 100
+
+
+def test_momentum_zero_ignores_state():
+    p, g = np.ones(3), np.ones(3)
+    velocity = np.full(3, 5.0)
+    functional.sgd_update(p, g, velocity, learning_rate=0.5)
+    functional.rmsprop_update(p, g, np.zeros(3), velocity, learning_rate=0.5)
+    np.testing.assert_array_equal(velocity, 5.0)
+
+
+def test_non_contiguous_grad_is_accepted():
+    rng = np.random.default_rng(4)
+    g = rng.standard_normal((6, 8))[:, ::2]
+    p, m, v = np.ones((6, 4)), np.zeros((6, 4)), np.zeros((6, 4))
+    rp, rm, rv = p.copy(), m.copy(), v.copy()
+    functional.adam_update(p, g, m, v, 3)
+    reference.adam_update(rp, np.ascontiguousarray(g), rm, rv, 3)
+    assert_state_close(p, rp)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    config=st.sampled_from(sorted(CONFIGS)),
+    dtype=st.sampled_from(DTYPES),
+    size=st.integers(1, 300),
+    step=st.integers(1, 10_000),
+    learning_rate=st.floats(0.0, 1.0),
+    fraction=st.floats(0.0, 0.999),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_one_step_matches_reference(
+    config, dtype, size, step, learning_rate, fraction, seed
+):
+    rng = np.random.default_rng(seed)
+    name, n_states, kwargs = CONFIGS[config]
+    kwargs = dict(kwargs, learning_rate=learning_rate)
+    if name == "adam_update":
+        kwargs["beta_2"] = fraction
+    elif name == "rmsprop_update":
+        kwargs["rho"] = fraction
+    elif kwargs.get("momentum"):
+        kwargs["momentum"] = fraction
+    param = rng.standard_normal(size).astype(dtype)
+    grad = rng.standard_normal(size).astype(dtype)
+    states = [rng.random(size).astype(dtype) for _ in range(n_states)]  # non-negative, like v
+    ref_param, ref_states = param.copy(), [s.copy() for s in states]
+    if name == "adam_update":
+        functional.adam_update(param, grad, *states, step, **kwargs)
+        reference.adam_update(ref_param, grad, *ref_states, step, **kwargs)
+    else:
+        getattr(functional, name)(param, grad, *states, **kwargs)
+        getattr(reference, name)(ref_param, grad, *ref_states, **kwargs)
+    for actual, expected in zip((param, *states), (ref_param, *ref_states), strict=True):
+        assert_state_close(actual, expected)
+
+
+def _arrays(shape=(4, 3), dtype=np.float64):
+    return [np.zeros(shape, dtype) for _ in range(4)]
+
+
+def _read_only():
+    a = np.zeros((4, 3))
+    a.flags.writeable = False
+    return a
+
+
+P, G, M, V = _arrays()
+STRIDED = np.zeros((4, 6))[:, ::2]
+BAD_CALLS = [
+    ("sgd_update", ([0.0], [0.0]), {}, TypeError, "param must be a numpy.ndarray"),
+    ("sgd_update", (np.zeros(3, int), np.zeros(3, int)), {}, TypeError, "param must have dtype"),
+    ("sgd_update", (np.zeros(0), np.zeros(0)), {}, ValueError, "param must have at least 1"),
+    ("sgd_update", (STRIDED, G), {}, ValueError, "param must be C-contiguous"),
+    ("sgd_update", (_read_only(), G), {}, ValueError, "param must be writeable"),
+    ("sgd_update", (P, G.astype(np.float32)), {}, TypeError, "grad must have dtype float64 like"),
+    ("sgd_update", (P, np.zeros((3, 4))), {}, ValueError, r"grad must have shape \(4, 3\)"),
+    ("sgd_update", (P, G), {"momentum": 0.9}, ValueError, "velocity is required"),
+    ("sgd_update", (P, G, STRIDED), {"momentum": 0.9}, ValueError, "velocity must be C-contig"),
+    ("sgd_update", (P, G, _read_only()), {"momentum": 0.9}, ValueError, "velocity must be writea"),
+    ("sgd_update", (P, G, M[:2]), {"momentum": 0.9}, ValueError, "velocity must have shape"),
+    ("sgd_update", (P, G, P), {"momentum": 0.9}, ValueError, "param and velocity must not share"),
+    ("sgd_update", (P, G), {"momentum": 1.5}, ValueError, "momentum must be <= 1"),
+    ("sgd_update", (P, G), {"momentum": -0.1}, ValueError, "momentum must be >= 0"),
+    ("sgd_update", (P, G), {"nesterov": "yes"}, TypeError, "nesterov must be a bool"),
+    ("sgd_update", (P, G), {"learning_rate": -1.0}, ValueError, "learning_rate must be >= 0"),
+    ("sgd_update", (P, G), {"learning_rate": np.nan}, ValueError, "learning_rate must be finite"),
+    ("sgd_update", (P, G), {"learning_rate": "0.1"}, TypeError, "learning_rate must be a real"),
+    ("sgd_update", (P, G), {"weight_decay": -0.1}, ValueError, "weight_decay must be >= 0"),
+    ("adam_update", (P, G, M, V, 0), {}, ValueError, "step must be >= 1"),
+    ("adam_update", (P, G, M, V, 1.0), {}, TypeError, "step must be an int"),
+    ("adam_update", (P, G, M, V, True), {}, TypeError, "step must be an int"),
+    ("adam_update", (P, G, STRIDED, V, 1), {}, ValueError, "m must be C-contiguous"),
+    ("adam_update", (P, G, M, _read_only(), 1), {}, ValueError, "v must be writeable"),
+    ("adam_update", (P, G, M.astype(np.float32), V, 1), {}, TypeError, "m must have dtype"),
+    ("adam_update", (P, G, M, V[:, :2], 1), {}, ValueError, "v must have shape"),
+    ("adam_update", (P, G, M, M, 1), {}, ValueError, "m and v must not share memory"),
+    ("adam_update", (P, G, M, V, 1), {"beta_1": 1.0}, ValueError, "beta_1 must be < 1"),
+    ("adam_update", (P, G, M, V, 1), {"beta_2": -0.5}, ValueError, "beta_2 must be >= 0"),
+    ("adam_update", (P, G, M, V, 1), {"beta_2": np.inf}, ValueError, "beta_2 must be finite"),
+    ("adam_update", (P, G, M, V, 1), {"epsilon": 0.0}, ValueError, "epsilon must be > 0"),
+    ("adam_update", (P, G, M, V, 1), {"weight_decay": np.nan}, ValueError, "weight_decay must be"),
+    ("rmsprop_update", (P, G, STRIDED), {}, ValueError, "velocity must be C-contiguous"),
+    ("rmsprop_update", (P, G, V), {"momentum": 0.5}, ValueError, "momentum_buffer is required"),
+    ("rmsprop_update", (P, G, V, V), {"momentum": 0.5}, ValueError, "velocity and momentum_buffer"),
+    (
+        "rmsprop_update",
+        (P, G, V, STRIDED),
+        {"momentum": 0.5},
+        ValueError,
+        "momentum_buffer must be",
+    ),
+    ("rmsprop_update", (P, G, V), {"rho": 1.1}, ValueError, "rho must be <= 1"),
+    ("rmsprop_update", (P, G, V), {"epsilon": -1e-7}, ValueError, "epsilon must be > 0"),
+    ("rmsprop_update", (P, G, V), {"momentum": 2.0}, ValueError, "momentum must be <= 1"),
+    ("rmsprop_update", (P, G, P), {}, ValueError, "param and velocity must not share"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs", "error", "match"), BAD_CALLS)
+def test_validation_errors(name, args, kwargs, error, match):
+    before = [a.copy() for a in args if isinstance(a, np.ndarray)]
+    with pytest.raises(error, match=match):
+        getattr(functional, name)(*args, **kwargs)
+    after = [a for a in args if isinstance(a, np.ndarray)]
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, before, strict=True))
