@@ -1,0 +1,5 @@
+"""``python -m fastnn``: the same commands as the ``fastnn`` script."""
+
+from fastnn.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,278 @@
+"""The ``fastnn`` command line (also ``python -m fastnn``).
+
+``fastnn bench``
+    Time every kernel family against the NumPy reference, PyTorch (when it is
+    installed) and the machine's measured copy bandwidth and GEMM rate; one table.
+``fastnn check``
+    Run every CPU kernel once against ``fastnn.reference`` and print the errors.
+``fastnn compare NEW.json OLD.json``
+    Ratios between two saved ``fastnn bench --json`` runs, with regressions flagged.
+
+Nothing here is imported by ``import fastnn``; the heavy modules are imported
+only by the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+FAMILIES = ("dense", "activations", "batchnorm", "losses", "optimizers", "init", "network")
+SIZES = ("small", "medium", "large")
+DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda", "all")
+
+#: Set in the child process that ``--threads`` starts, so it does not start another.
+_THREADS_CHILD = "FASTNN_BENCH_THREADS_CHILD"
+#: Thread-count variables read when the libraries load: Numba, OpenMP, OpenBLAS, MKL.
+_THREAD_VARIABLES = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+
+
+def _choices(kind: str, allowed: tuple):
+    """An argparse type for a comma-separated subset of ``allowed`` (``all`` = every one)."""
+
+    def parse(text: str) -> tuple:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        if names == ["all"]:
+            return allowed
+        unknown = [n for n in names if n not in allowed]
+        if not names or unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {kind} {', '.join(map(repr, unknown)) or repr(text)}; "
+                f"choose a comma-separated list from {', '.join(allowed)} (or 'all')"
+            )
+        return tuple(n for n in allowed if n in names)
+
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 10), got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastnn",
+        description="fastnn: compiled kernels for dense networks. Benchmark and check them.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    bench = commands.add_parser(
+        "bench",
+        help="time the kernels against NumPy, PyTorch and the machine's limits",
+        description=(
+            "Time each kernel (compilation reported separately) against the NumPy reference "
+            "and PyTorch (when installed), with throughput against the copy bandwidth and "
+            "GEMM rate measured in the same run, and the startup latency."
+        ),
+    )
+    bench.add_argument(
+        "--ops", type=_choices("op family", FAMILIES), default=None, metavar="LIST",
+        help=f"comma-separated op families: {','.join(FAMILIES)} (default: all)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--sizes", type=_choices("size", SIZES), default=None, metavar="LIST",
+        help="comma-separated size classes: small (32x256), medium (1024x1024), large "
+        "(65536x1024; dense 4096x1024->1024) (default: all, or the headline shapes with --quick)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--dtypes", type=_choices("dtype", DTYPES), default=("float32",), metavar="LIST",
+        help="comma-separated dtypes: float32,float64 (default: float32)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--device", choices=DEVICES, default="cpu",
+        help="cpu (default); cuda is skipped with the reason while the CUDA backend cannot run "
+        "(no GPU, or no CUDA kernels yet); all = cpu, plus cuda where it can run",
+    )  # fmt: skip
+    bench.add_argument(
+        "--quick", action="store_true",
+        help="only the headline ops, fewer repeats: a first look in well under 3 minutes",
+    )  # fmt: skip
+    bench.add_argument(
+        "--threads", type=_positive_int, default=None, metavar="N",
+        help="threads for Numba, BLAS and PyTorch (default: Numba's default, all cores)",
+    )  # fmt: skip
+    bench.add_argument("--json", metavar="PATH", help="write the raw results and machine info")
+    bench.add_argument(
+        "--compare", metavar="OLD.json", help="print the ratio to an earlier --json run"
+    )
+    bench.add_argument(
+        "--tolerance", type=_fraction, default=0.10, metavar="FRACTION",
+        help="smallest relative change --compare flags, on top of the runs' noise (default 0.10)",
+    )  # fmt: skip
+    bench.add_argument("--plot", metavar="PATH", help="write a PNG bar chart of the speedups")
+    bench.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
+    bench.add_argument(
+        "--no-startup", action="store_true",
+        help="skip the startup-latency figures (import, first training step)",
+    )  # fmt: skip
+    bench.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+
+    check = commands.add_parser(
+        "check",
+        help="run every CPU kernel once against the NumPy reference",
+        description="Run every CPU kernel once on small random inputs against fastnn.reference "
+        "and print the errors; the exit status is 1 when any op is out of tolerance.",
+    )
+    check.add_argument(
+        "--dtypes", type=_choices("dtype", DTYPES), default=("float32",), metavar="LIST",
+        help="comma-separated dtypes: float32,float64 (default: float32)",
+    )  # fmt: skip
+    check.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare two saved bench runs",
+        description="Ratio of the fastnn medians of NEW to OLD, flagging changes beyond noise.",
+    )
+    compare.add_argument("new", metavar="NEW.json")
+    compare.add_argument("old", metavar="OLD.json")
+    compare.add_argument("--tolerance", type=_fraction, default=0.10, metavar="FRACTION")
+    compare.add_argument(
+        "--fail-on-regression", action="store_true", help="exit with status 1 on a regression"
+    )
+    return parser
+
+
+def _matplotlib_missing() -> str | None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return (
+            "--plot needs matplotlib, which is not installed; "
+            "install it with: pip install 'fastnn[bench]'  (or: pip install matplotlib)"
+        )
+    return None
+
+
+def _cuda_skip_reason() -> str:
+    try:
+        from fastnn.backend import cuda_unavailable_reason
+    except ImportError:
+        return "the CUDA backend is not available in this version of fastnn"
+    reason = cuda_unavailable_reason()
+    if reason is None:
+        return "the CUDA benchmarks are not written yet"
+    return reason
+
+
+def _rerun_with_threads(argv: list[str], threads: int) -> int:
+    """Run this command again in a child whose libraries load with ``threads`` threads.
+
+    Numba, OpenBLAS and OpenMP read their thread counts when they load, which
+    happened already, so a clean way to change all of them is a new process.
+    """
+    env = dict(os.environ, **{name: str(threads) for name in _THREAD_VARIABLES})
+    env[_THREADS_CHILD] = "1"
+    return subprocess.call([sys.executable, "-m", "fastnn", *argv], env=env)
+
+
+def _bench(args, argv: list[str]) -> int:
+    if args.plot is not None:
+        missing = _matplotlib_missing()
+        if missing:
+            print(f"fastnn bench: {missing}", file=sys.stderr)
+            return 2
+    if args.device in ("cuda", "all"):
+        print(f"fastnn bench: skipping cuda: {_cuda_skip_reason()}", file=sys.stderr)
+        if args.device == "cuda":
+            print("fastnn bench: nothing to run on cuda; use --device cpu", file=sys.stderr)
+            return 1
+    if args.threads is not None and os.environ.get(_THREADS_CHILD) != "1":
+        return _rerun_with_threads(argv, args.threads)
+
+    import numba
+
+    from fastnn import benchmark
+
+    if args.threads is not None:
+        numba.set_num_threads(args.threads)
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if name in os.environ:
+            print(
+                f"fastnn bench: warning: {name} is set, which can halve OpenBLAS GEMM speed; "
+                f"unset it for benchmarks (env -u {name} fastnn bench ...)",
+                file=sys.stderr,
+            )
+    old = None
+    if args.compare is not None:
+        try:
+            old = benchmark.read_json(args.compare)
+        except (OSError, ValueError) as err:
+            print(f"fastnn bench: cannot read --compare file: {err}", file=sys.stderr)
+            return 2
+    tasks = benchmark.select(args.ops, args.sizes, args.dtypes, quick=args.quick)
+    if not tasks:
+        print("fastnn bench: the selection is empty", file=sys.stderr)
+        return 2
+    settings = benchmark.Settings.quick() if args.quick else benchmark.Settings.full()
+    report = benchmark.run(
+        tasks, settings, use_torch=not args.no_torch, startup=not args.no_startup, seed=args.seed
+    )
+    report["argv"] = ["fastnn", *argv]
+    print(benchmark.format_table(report))
+    if args.json is not None:
+        benchmark.write_json(report, args.json)
+        print(f"\nwrote {args.json}")
+    if old is not None:
+        rows = benchmark.compare(report, old, min_tolerance=args.tolerance)
+        print(f"\ncompared with {args.compare}:")
+        print(benchmark.format_comparison(rows, report, old))
+    if args.plot is not None:
+        benchmark.plot_speedups(report, args.plot)
+        print(f"wrote {args.plot}")
+    return 1 if any(r["fastnn"] is None for r in report["results"]) else 0
+
+
+def _compare(args) -> int:
+    from fastnn import benchmark
+
+    try:
+        new, old = benchmark.read_json(args.new), benchmark.read_json(args.old)
+    except (OSError, ValueError) as err:
+        print(f"fastnn compare: {err}", file=sys.stderr)
+        return 2
+    rows = benchmark.compare(new, old, min_tolerance=args.tolerance)
+    print(benchmark.format_comparison(rows, new, old))
+    regressed = any(r["verdict"] == "regression" for r in rows)
+    return 1 if regressed and args.fail_on_regression else 0
+
+
+def _check(args) -> int:
+    from fastnn import check
+
+    return 0 if check.run_check(args.dtypes, seed=args.seed) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fastnn`` script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        return _bench(args, argv)
+    if args.command == "compare":
+        return _compare(args)
+    return _check(args)
