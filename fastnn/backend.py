@@ -1,0 +1,99 @@
+"""Backends: which kernel package a network calls, chosen by device name.
+
+A backend is a package of kernel modules with the same function names and
+signatures on every device (``fastnn.kernels.cpu``, later
+``fastnn.kernels.cuda``), plus the few array helpers a network needs to
+allocate its buffers.  Nothing here imports a GPU library until a device other
+than ``"cpu"`` is asked for, so importing fastnn never needs a GPU.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+__all__ = ["Backend", "DEVICES", "get_backend", "resolve_device", "cuda_unavailable_reason"]
+
+DEVICES = ("cpu", "cuda", "auto")
+
+#: The kernel modules every backend package provides.
+KERNEL_MODULES = ("activations", "dense", "batchnorm", "losses", "optimizers", "reduce")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The kernel modules of one device and its array allocation helpers."""
+
+    name: str
+    activations: ModuleType
+    dense: ModuleType
+    batchnorm: ModuleType
+    losses: ModuleType
+    optimizers: ModuleType
+    reduce: ModuleType
+
+    def empty(self, shape, dtype) -> np.ndarray:
+        """An uninitialized buffer on this device."""
+        return np.empty(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype) -> np.ndarray:
+        """A zero-filled buffer on this device."""
+        return np.zeros(shape, dtype=dtype)
+
+    def workspace(self, n_rows: int, n_cols: int) -> np.ndarray:
+        """The float64 scratch a reducing kernel needs for an ``(n_rows, n_cols)`` input."""
+        return self.reduce.reduction_workspace(n_rows, n_cols)
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why the CUDA backend cannot run here, or ``None`` when it can."""
+    try:
+        from numba import cuda
+    except ImportError as err:
+        return f"numba-cuda is not installed ({err}); install fastnn[cuda]"
+    if not cuda.is_available():
+        return "no CUDA GPU and driver were found (numba.cuda.is_available() is False)"
+    try:
+        for module in KERNEL_MODULES:
+            importlib.import_module(f"fastnn.kernels.cuda.{module}")
+    except ImportError as err:
+        return f"the CUDA kernels are not available in this version of fastnn ({err})"
+    return None
+
+
+def resolve_device(device: str) -> str:
+    """``"cpu"`` or ``"cuda"`` for a device name; ``"auto"`` picks CUDA when it can run.
+
+    Raises
+    ------
+    TypeError
+        ``device`` is not a string.
+    ValueError
+        An unknown device name.
+    RuntimeError
+        ``"cuda"`` was asked for but cannot run here (the message says why).
+    """
+    if not isinstance(device, str):
+        raise TypeError(
+            f"device must be a string, one of {list(DEVICES)}, got {type(device).__name__}"
+        )
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {list(DEVICES)}, got {device!r}")
+    if device == "cpu":
+        return "cpu"
+    reason = cuda_unavailable_reason()
+    if device == "auto":
+        return "cpu" if reason else "cuda"
+    if reason:
+        raise RuntimeError(f"device='cuda' cannot be used: {reason}. Use device='cpu' or 'auto'.")
+    return "cuda"
+
+
+def get_backend(device: str = "cpu") -> Backend:
+    """The backend for ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``)."""
+    name = resolve_device(device)
+    modules = {m: importlib.import_module(f"fastnn.kernels.{name}.{m}") for m in KERNEL_MODULES}
+    return Backend(name=name, **modules)

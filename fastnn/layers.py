@@ -1,0 +1,287 @@
+"""Layers of a ``fastnn.Network``: what each holds and which kernels it needs.
+
+A layer is a small description: its configuration, the shapes of its weights
+and their initializers.  The ``Network`` owns the memory: once it is built,
+every trainable weight is a view into one flat parameter array (so the
+optimizer updates all of them in one kernel call) and every BatchNormalization
+running statistic a view into one flat state array.  After the build a layer's
+weights are reachable as attributes (``Dense.kernel``, ``Dense.bias``,
+``BatchNormalization.gamma``, ...), views into the network's arrays.
+
+Weights are listed in Keras order: per ``Dense`` the kernel ``W`` of shape
+``(n_in, n_out)`` then the bias; per ``BatchNormalization`` gamma, beta, the
+moving mean and the moving variance.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from fastnn._validation import activation_code, check_finite_scalar
+
+__all__ = ["Layer", "Dense", "BatchNormalization", "Activation", "WeightSpec", "from_config"]
+
+#: Leaky-relu negative slope used by every layer (Keras's ``leaky_relu`` default).
+NEGATIVE_SLOPE = 0.2
+
+
+class WeightSpec(NamedTuple):
+    """One weight tensor of a layer: its attribute name, shape, trainability and initializer."""
+
+    name: str
+    shape: tuple
+    trainable: bool
+    initializer: object
+
+
+def _activation_name(activation) -> str:
+    """Normalize an activation name (``None`` is ``"linear"``) and check it exists."""
+    activation_code(activation)
+    return "linear" if activation is None else activation
+
+
+def _check_initializer(name: str, init):
+    """Accept a name known to ``fastnn.init`` or a callable."""
+    if callable(init):
+        return init
+    if not isinstance(init, str):
+        raise TypeError(
+            f"{name} must be an initializer name or a callable, got {type(init).__name__}"
+        )
+    from fastnn import init as initializers
+
+    initializers.get(init)  # raises ValueError naming the known initializers
+    return init
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+class Layer:
+    """Base class: a named layer with no weights."""
+
+    #: Prefix of automatic layer names (``dense``, ``dense_1``, ...).
+    base_name = "layer"
+
+    def __init__(self, name: str | None = None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
+        self.name = name
+
+    def output_dim(self, input_dim: int) -> int:
+        """Number of output features for ``input_dim`` input features."""
+        return input_dim
+
+    def weight_specs(self, input_dim: int) -> list[WeightSpec]:
+        """The layer's weights for ``input_dim`` input features, in Keras order."""
+        return []
+
+    def initializer_names(self) -> str:
+        """What ``summary()`` shows in its initializer column."""
+        return "-"
+
+    def get_config(self) -> dict:
+        """The constructor arguments, enough to rebuild the layer (JSON-serializable)."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = activation(x @ W + b)``, ``W`` of shape ``(n_in, units)``.
+
+    Parameters
+    ----------
+    units : int
+        Number of output features.
+    activation : str or None
+        ``None``/``"linear"``, ``"relu"``, ``"leaky_relu"`` (slope 0.2),
+        ``"sigmoid"``, ``"tanh"`` or ``"softmax"``.
+    init : str or callable, optional
+        Kernel initializer: a name from ``fastnn.init`` or a callable with the
+        ``fastnn.init`` signature ``f(shape, *, seed, dtype, out, stream)``.
+        Default: ``"he_normal"`` for relu and leaky relu, ``"xavier_uniform"``
+        otherwise.
+    use_bias : bool
+        Whether the layer has a bias.
+    bias_init : str or callable
+        Bias initializer, ``"zeros"`` by default.
+    input_dim : int, optional
+        Number of input features; needed on the first layer unless the network
+        is built from the first data it sees.
+    name : str, optional
+        Layer name; the network picks ``dense``, ``dense_1``, ... otherwise.
+    """
+
+    base_name = "dense"
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        init=None,
+        use_bias: bool = True,
+        bias_init="zeros",
+        input_dim: int | None = None,
+        name: str | None = None,
+    ):
+        super().__init__(name)
+        self.units = _check_positive_int("units", units)
+        self.activation = _activation_name(activation)
+        if init is None:
+            init = "he_normal" if self.activation in ("relu", "leaky_relu") else "xavier_uniform"
+        self.init = _check_initializer("init", init)
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"use_bias must be a bool, got {type(use_bias).__name__}")
+        self.use_bias = use_bias
+        self.bias_init = _check_initializer("bias_init", bias_init)
+        self.input_dim = None if input_dim is None else _check_positive_int("input_dim", input_dim)
+
+    def output_dim(self, input_dim: int) -> int:
+        return self.units
+
+    def weight_specs(self, input_dim: int) -> list[WeightSpec]:
+        specs = [WeightSpec("kernel", (input_dim, self.units), True, self.init)]
+        if self.use_bias:
+            specs.append(WeightSpec("bias", (self.units,), True, self.bias_init))
+        return specs
+
+    def initializer_names(self) -> str:
+        return _initializer_label(self.init)
+
+    def get_config(self) -> dict:
+        return {
+            "units": self.units,
+            "activation": self.activation,
+            "init": self.init if isinstance(self.init, str) else None,
+            "use_bias": self.use_bias,
+            "bias_init": self.bias_init if isinstance(self.bias_init, str) else None,
+            "input_dim": self.input_dim,
+            "name": self.name,
+        }
+
+
+class BatchNormalization(Layer):
+    """Batch normalization over the batch axis, as ``keras.layers.BatchNormalization``.
+
+    Training normalizes with the batch mean and (biased) variance and updates
+    ``moving = momentum * moving + (1 - momentum) * batch``; inference uses
+    the moving statistics.  Placed after an activation (``Dense(act)``, BN) or
+    before one (``Dense(activation=None)``, BN, ``Activation(act)``), the
+    network runs the activation and the normalization in one fused kernel.
+
+    Parameters
+    ----------
+    momentum : float
+        Weight of the old moving statistics, in ``[0, 1]``.
+    epsilon : float
+        Added to the variance, ``> 0``.
+    center : bool
+        Whether the layer has a learnable shift ``beta`` (else ``beta = 0``).
+    scale : bool
+        Whether the layer has a learnable scale ``gamma`` (else ``gamma = 1``).
+    name : str, optional
+        Layer name.
+    """
+
+    base_name = "batch_normalization"
+
+    def __init__(
+        self,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        name: str | None = None,
+    ):
+        super().__init__(name)
+        self.momentum = check_finite_scalar("momentum", momentum, low=0.0, high=1.0)
+        self.epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
+        for flag, value in (("center", center), ("scale", scale)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag} must be a bool, got {type(value).__name__}")
+        self.center = center
+        self.scale = scale
+
+    def weight_specs(self, input_dim: int) -> list[WeightSpec]:
+        specs = []
+        if self.scale:
+            specs.append(WeightSpec("gamma", (input_dim,), True, "ones"))
+        if self.center:
+            specs.append(WeightSpec("beta", (input_dim,), True, "zeros"))
+        specs.append(WeightSpec("moving_mean", (input_dim,), False, "zeros"))
+        specs.append(WeightSpec("moving_variance", (input_dim,), False, "ones"))
+        return specs
+
+    def get_config(self) -> dict:
+        return {
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "name": self.name,
+        }
+
+
+class Activation(Layer):
+    """A pointwise (or softmax) activation as its own layer.
+
+    Parameters
+    ----------
+    activation : str
+        ``"linear"``, ``"relu"``, ``"leaky_relu"`` (slope 0.2), ``"sigmoid"``,
+        ``"tanh"`` or ``"softmax"``.
+    name : str, optional
+        Layer name.
+    """
+
+    base_name = "activation"
+
+    def __init__(self, activation: str, name: str | None = None):
+        super().__init__(name)
+        self.activation = _activation_name(activation)
+
+    def get_config(self) -> dict:
+        return {"activation": self.activation, "name": self.name}
+
+
+def _initializer_label(init) -> str:
+    """A name for ``summary()``: the string, a function's name, or a partial's function's name."""
+    if isinstance(init, str):
+        return init
+    function = getattr(init, "func", init)  # functools.partial, as fastnn.init.get(name, **params)
+    return getattr(function, "__name__", type(init).__name__)
+
+
+LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, BatchNormalization, Activation)}
+
+
+def from_config(class_name: str, config: dict) -> Layer:
+    """Rebuild a layer from ``type(layer).__name__`` and ``layer.get_config()``."""
+    if class_name not in LAYER_CLASSES:
+        raise ValueError(
+            f"unknown layer class {class_name!r}; expected one of {list(LAYER_CLASSES)}"
+        )
+    return LAYER_CLASSES[class_name](**config)
+
+
+def initialize(init, out, *, seed: int, stream: int) -> None:
+    """Fill ``out`` in place with initializer ``init`` (a ``fastnn.init`` name or a callable).
+
+    The callable gets ``fastnn.init``'s signature:
+    ``init(out.shape, seed=seed, dtype=out.dtype, out=out, stream=stream)``.
+    """
+    if isinstance(init, str):
+        from fastnn import init as initializers
+
+        init = initializers.get(init)
+    result = init(out.shape, seed=seed, dtype=out.dtype, out=out, stream=stream)
+    if result is not None and result is not out:
+        out[...] = result

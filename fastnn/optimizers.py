@@ -1,0 +1,256 @@
+"""Optimizers: hyperparameters and state, updating all parameters in one kernel call.
+
+A ``Network`` keeps every trainable parameter in one flat array and every
+gradient in another, so an optimizer's state is flat too and one step is one
+call of the backend's update kernel (``sgd_update``, ``adam_update`` or
+``rmsprop_update``).  Formulas and defaults are Keras 3's; ``weight_decay`` is
+decoupled as in Keras: ``p -= learning_rate * weight_decay * p`` before the
+update.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn._validation import check_finite_scalar
+
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get"]
+
+
+class Optimizer:
+    """Base class: a learning rate, optional weight decay, a step counter and flat state.
+
+    Subclasses name their state arrays in ``state_names`` and call their
+    kernel in ``_update``.
+    """
+
+    #: Names of the flat state arrays, each the size of the parameter array.
+    state_names: tuple = ()
+
+    def __init__(self, learning_rate: float, weight_decay: float | None = None):
+        self.learning_rate = check_finite_scalar("learning_rate", learning_rate, low=0.0)
+        self.weight_decay = (
+            None
+            if weight_decay is None
+            else check_finite_scalar("weight_decay", weight_decay, low=0.0)
+        )
+        self.iterations = 0
+        self.state: dict[str, np.ndarray] = {}
+        self._kernels = None
+
+    def build(self, size: int, dtype, backend) -> None:
+        """Allocate zeroed state for ``size`` parameters and reset the step counter."""
+        self.state = {name: backend.zeros((size,), dtype) for name in self.state_names}
+        self.iterations = 0
+        self._kernels = backend.optimizers
+
+    def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """One update of the flat ``params`` from the flat ``grads``, in place."""
+        self.iterations += 1
+        self._update(params, grads)
+
+    def _update(self, params, grads) -> None:
+        raise NotImplementedError
+
+    def _decay(self) -> float:
+        return 0.0 if self.weight_decay is None else self.weight_decay
+
+    def get_config(self) -> dict:
+        """Hyperparameters, enough to rebuild the optimizer (JSON-serializable)."""
+        return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, plain or with (Nesterov) momentum (Keras ``SGD``).
+
+    Parameters
+    ----------
+    learning_rate : float
+        Step size, default 0.01.
+    momentum : float
+        In ``[0, 1]``, default 0 (plain SGD).
+    nesterov : bool
+        Nesterov momentum, default False.
+    weight_decay : float, optional
+        Decoupled weight decay.
+
+    Notes
+    -----
+    ``v = momentum * v - lr * g; p += v`` (Nesterov: ``p += momentum * v - lr * g``);
+    with ``momentum = 0``, ``p -= lr * g``.
+    """
+
+    state_names = ("velocity",)
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float | None = None,
+    ):
+        super().__init__(learning_rate, weight_decay)
+        self.momentum = check_finite_scalar("momentum", momentum, low=0.0, high=1.0)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
+        self.nesterov = nesterov
+
+    def _update(self, params, grads) -> None:
+        self._kernels.sgd_update(
+            params,
+            grads,
+            self.state["velocity"],
+            self.learning_rate,
+            self.momentum,
+            self.nesterov,
+            self._decay(),
+        )
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with Keras's defaults and bias correction.
+
+    Parameters
+    ----------
+    learning_rate : float
+        Default 0.001.
+    beta_1, beta_2 : float
+        Decay rates of the moment estimates, in ``[0, 1)``; defaults 0.9 and 0.999.
+    epsilon : float
+        Added to ``sqrt(v)``, default 1e-7 (Keras).
+    weight_decay : float, optional
+        Decoupled weight decay (AdamW when set).
+
+    Notes
+    -----
+    With ``t`` the 1-based step: ``m += (1 - beta_1)(g - m)``,
+    ``v += (1 - beta_2)(g**2 - v)``,
+    ``p -= lr sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
+    """
+
+    state_names = ("m", "v")
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+    ):
+        super().__init__(learning_rate, weight_decay)
+        self.beta_1 = check_finite_scalar("beta_1", beta_1, low=0.0)
+        self.beta_2 = check_finite_scalar("beta_2", beta_2, low=0.0)
+        for name, value in (("beta_1", self.beta_1), ("beta_2", self.beta_2)):
+            if value >= 1.0:
+                raise ValueError(f"{name} must be < 1, got {value}")
+        self.epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _update(self, params, grads) -> None:
+        self._kernels.adam_update(
+            params,
+            grads,
+            self.state["m"],
+            self.state["v"],
+            self.iterations,
+            self.learning_rate,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self._decay(),
+        )
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+class RMSprop(Optimizer):
+    """RMSprop (uncentered), optionally with momentum (Keras ``RMSprop``).
+
+    Parameters
+    ----------
+    learning_rate : float
+        Default 0.001.
+    rho : float
+        Decay of the moving average of ``g**2``, in ``[0, 1]``, default 0.9.
+    momentum : float
+        In ``[0, 1]``, default 0.
+    epsilon : float
+        Added to the average before the square root, default 1e-7.
+    weight_decay : float, optional
+        Decoupled weight decay.
+
+    Notes
+    -----
+    ``v = rho v + (1 - rho) g**2``, ``delta = lr g / sqrt(v + epsilon)``;
+    ``p -= delta``, or with momentum ``b = momentum b + delta; p -= b``.
+    """
+
+    state_names = ("velocity", "momentum_buffer")
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+    ):
+        super().__init__(learning_rate, weight_decay)
+        self.rho = check_finite_scalar("rho", rho, low=0.0, high=1.0)
+        self.momentum = check_finite_scalar("momentum", momentum, low=0.0, high=1.0)
+        self.epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _update(self, params, grads) -> None:
+        self._kernels.rmsprop_update(
+            params,
+            grads,
+            self.state["velocity"],
+            self.state["momentum_buffer"],
+            self.learning_rate,
+            self.rho,
+            self.momentum,
+            self.epsilon,
+            self._decay(),
+        )
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+        }
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def get(identifier) -> Optimizer:
+    """An optimizer from an instance (returned as is) or a name with Keras defaults.
+
+    Names (case-insensitive): ``"sgd"``, ``"adam"``, ``"rmsprop"``.
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if not isinstance(identifier, str):
+        raise TypeError(
+            f"optimizer must be an Optimizer or one of {list(OPTIMIZERS)}, "
+            f"got {type(identifier).__name__}"
+        )
+    key = identifier.lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {identifier!r}")
+    return OPTIMIZERS[key]()
