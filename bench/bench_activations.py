@@ -7,10 +7,10 @@ backward ops autograd itself calls, so no graph building is counted.
 
 import numpy as np
 import pytest
-from fastnn.kernels.cpu import activations as kernels
-from fastnn.kernels.scalar import ACTIVATIONS
 
 from fastnn import reference
+from fastnn.kernels.cpu import activations as kernels
+from fastnn.kernels.scalar import ACTIVATIONS
 
 SHAPES = {"32x256": (32, 256), "1024x1024": (1024, 1024)}
 SLOPE = 0.2

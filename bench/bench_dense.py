@@ -6,12 +6,12 @@ three GEMMs alone and at least 4x faster than the reference.
 
 import numpy as np
 import pytest
-from fastnn.kernels.cpu import dense
-from fastnn.kernels.cpu.reduce import reduction_workspace
-from fastnn.kernels.scalar import RELU
 from numba import njit
 
 from fastnn import functional, reference
+from fastnn.kernels.cpu import dense
+from fastnn.kernels.cpu.reduce import reduction_workspace
+from fastnn.kernels.scalar import RELU
 
 # (batch, n_in, n_out)
 SHAPES = {"small 32x256->256": (32, 256, 256), "medium 1024x1024->1024": (1024, 1024, 1024)}

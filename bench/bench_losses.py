@@ -11,6 +11,7 @@ import pytest
 
 from fastnn import functional, reference
 from fastnn.kernels.cpu import losses as kernels
+from fastnn.kernels.cpu.reduce import reduction_workspace
 
 # loss name -> {case name: shape}
 CASES = {
@@ -47,10 +48,11 @@ def case(request):
 def test_fastnn_kernel(benchmark, case):
     name, case_name, x, target = case
     grad, loss_out = np.empty_like(x), np.empty(1)
+    work = reduction_workspace(len(x), 1)
     kernel = getattr(kernels, name)
-    kernel(x, target, grad, loss_out)  # compile
+    kernel(x, target, grad, loss_out, work)  # compile
     benchmark.group = f"{name} {case_name}"
-    benchmark(kernel, x, target, grad, loss_out)
+    benchmark(kernel, x, target, grad, loss_out, work)
 
 
 def test_fastnn_functional(benchmark, case):

@@ -61,7 +61,7 @@ def check_float_array(
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
     if shape is not None:
         if a.ndim != len(shape) or any(
-            want is not None and got != want for got, want in zip(a.shape, shape)
+            want is not None and got != want for got, want in zip(a.shape, shape, strict=True)
         ):
             want = tuple("*" if s is None else s for s in shape)
             raise ValueError(f"{name} must have shape {want}, got {a.shape}")

@@ -574,11 +574,13 @@ def _make_loss(name: str):
     def make(shape, ctx: Context) -> Impl:
         from fastnn import reference
         from fastnn.kernels.cpu import losses as kernels
+        from fastnn.kernels.cpu.reduce import reduction_workspace
 
         n, k = shape
         logits = ctx.normal(shape, scale=2.0)
         grad = np.empty_like(logits)
         loss_out = np.zeros(1, dtype=np.float64)
+        work = reduction_workspace(n, 1)
         if name == "softmax_cross_entropy":
             targets = ctx.rng.integers(0, k, size=n).astype(np.int64)
             nbytes = 2 * logits.nbytes + targets.nbytes
@@ -591,7 +593,7 @@ def _make_loss(name: str):
         kernel, ref = getattr(kernels, name), getattr(reference, name)
 
         def fastnn_fn():
-            kernel(logits, targets, grad, loss_out)
+            kernel(logits, targets, grad, loss_out, work)
 
         def ref_fn():
             return ref(logits, targets)

@@ -541,6 +541,7 @@ class Network:
         losses = backend.losses
         plan.dlogits = backend.empty((n, k), dtype)
         plan.loss_out = np.zeros(1, dtype=np.float64)
+        plan.loss_work = backend.workspace(n, 1)
         if self.loss == "cross_entropy":
             plan.labels = backend.empty((n,), np.int64)
             kernel = losses.softmax_cross_entropy
@@ -555,7 +556,10 @@ class Network:
             )
             plan.predicted = np.empty((n, k), dtype=bool)
             plan.correct = np.empty((n, k), dtype=bool)
-        plan.loss_call = (kernel, (plan.logits, plan.labels, plan.dlogits, plan.loss_out))
+        plan.loss_call = (
+            kernel,
+            (plan.logits, plan.labels, plan.dlogits, plan.loss_out, plan.loss_work),
+        )
 
     def _bind_backward(self, plan: _Plan, saved: list) -> None:
         backend, dtype = self._backend, self.dtype

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from fastnn.kernels.cpu import activations as kernels
-from fastnn.kernels.scalar import ACTIVATIONS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fastnn import functional, reference
+from fastnn.kernels.cpu import activations as kernels
+from fastnn.kernels.scalar import ACTIVATIONS
 from tests.helpers import run_with_threads
 
 DTYPES = [np.float32, np.float64]

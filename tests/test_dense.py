@@ -4,14 +4,14 @@ import warnings
 
 import numpy as np
 import pytest
-from fastnn.kernels.cpu import dense as kernels
-from fastnn.kernels.cpu.reduce import BLOCK_ROWS, reduction_workspace
-from fastnn.kernels.scalar import ACTIVATIONS, TANH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
 from fastnn import functional, reference
+from fastnn.kernels.cpu import dense as kernels
+from fastnn.kernels.cpu.reduce import BLOCK_ROWS, reduction_workspace
+from fastnn.kernels.scalar import ACTIVATIONS, TANH
 from tests.helpers import run_with_threads
 from tests.test_activations import CASE_IDS, CASES, DTYPES, assert_close
 

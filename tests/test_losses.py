@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from fastnn import functional, reference
 from fastnn.kernels.cpu import losses as kernels
+from fastnn.kernels.cpu.reduce import reduction_workspace
 from tests.helpers import run_with_threads
 
 LOSSES = ["softmax_cross_entropy", "binary_cross_entropy", "mean_squared_error"]
@@ -83,7 +84,7 @@ def test_kernel_contract(name, dtype):
         target = target.astype(np.int64)
     grad = np.full_like(x, np.nan)
     loss_out = np.full(1, np.nan)
-    assert getattr(kernels, name)(x, target, grad, loss_out) is None
+    assert getattr(kernels, name)(x, target, grad, loss_out, reduction_workspace(len(x), 1)) is None
     ref_loss, ref_grad = getattr(reference, name)(x, target)
     assert loss_out[0] == pytest.approx(ref_loss, rel=LOSS_RTOL)  # float64 on both sides
     assert_grad_close(grad, ref_grad, name, x, target)

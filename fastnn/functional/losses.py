@@ -11,6 +11,7 @@ import numpy as np
 
 from fastnn._validation import check_float_array
 from fastnn.kernels.cpu import losses as _kernels
+from fastnn.kernels.cpu.reduce import reduction_workspace
 
 __all__ = ["softmax_cross_entropy", "binary_cross_entropy", "mean_squared_error"]
 
@@ -87,7 +88,9 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     labels = _check_labels(labels, *logits.shape)
     dlogits = np.empty_like(logits)
     loss_out = np.empty(1)
-    _kernels.softmax_cross_entropy(logits, labels, dlogits, loss_out)
+    _kernels.softmax_cross_entropy(
+        logits, labels, dlogits, loss_out, reduction_workspace(len(logits), 1)
+    )
     return float(loss_out[0]), dlogits
 
 
@@ -131,7 +134,9 @@ def binary_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float
     targets = _check_targets(targets, logits, probabilities=True)
     dlogits = np.empty_like(logits)
     loss_out = np.empty(1)
-    _kernels.binary_cross_entropy(logits, targets, dlogits, loss_out)
+    _kernels.binary_cross_entropy(
+        logits, targets, dlogits, loss_out, reduction_workspace(len(logits), 1)
+    )
     return float(loss_out[0]), dlogits
 
 
@@ -170,5 +175,5 @@ def mean_squared_error(pred: np.ndarray, targets: np.ndarray) -> tuple[float, np
     targets = _check_targets(targets, pred, probabilities=False)
     dpred = np.empty_like(pred)
     loss_out = np.empty(1)
-    _kernels.mean_squared_error(pred, targets, dpred, loss_out)
+    _kernels.mean_squared_error(pred, targets, dpred, loss_out, reduction_workspace(len(pred), 1))
     return float(loss_out[0]), dpred

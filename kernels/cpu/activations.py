@@ -15,8 +15,9 @@ fused passes stay serial: see ``dense`` for why, next to BLAS.)
 
 import math
 
-from fastnn.kernels.scalar import SOFTMAX, activate, activate_grad
 from numba import njit, prange
+
+from fastnn.kernels.scalar import SOFTMAX, activate, activate_grad
 
 #: Smallest element count for which a pass is split over threads.
 PARALLEL_MIN_ELEMENTS = 1 << 15

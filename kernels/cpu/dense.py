@@ -22,10 +22,11 @@ of it).  Serial, the same step is within 1.0-1.13x of the GEMMs alone.
 """
 
 import numpy as np
+from numba import njit
+
 from fastnn.kernels.cpu.activations import _softmax_grad_row, _softmax_row
 from fastnn.kernels.cpu.reduce import BLOCK_ROWS, combine_blocks
 from fastnn.kernels.scalar import SOFTMAX, activate, activate_grad
-from numba import njit
 
 
 @njit(cache=True)

@@ -8,8 +8,8 @@ widens; in Numba ``float(x)`` keeps float32); the gradient is rounded when it is
 stored.  The sum of the per-element losses is formed over fixed blocks of
 ``BLOCK_ROWS`` rows, each summed in row order in float64, and the block sums
 are added in block order, so the loss is bitwise identical for any
-``NUMBA_NUM_THREADS``.  The fixed kernel signatures have no workspace,
-so a kernel allocates its ``n_row_blocks(n)`` block sums (8 bytes per 64 rows).
+``NUMBA_NUM_THREADS``.  The block sums live in the caller's ``work``
+(``reduce.reduction_workspace(n, 1)``), so the kernels allocate nothing.
 
 Every function is compiled with ``error_model="numpy"``: a division by zero
 gives inf/nan as in NumPy instead of raising, which takes a branch out of each
@@ -86,7 +86,7 @@ def _softmax_cross_entropy_rows(logits, labels, dlogits, start, stop):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def softmax_cross_entropy(logits, labels, dlogits, loss_out):
+def softmax_cross_entropy(logits, labels, dlogits, loss_out, work):
     """Softmax cross-entropy over integer labels, mean over the batch, and its gradient.
 
     Parameters
@@ -98,6 +98,8 @@ def softmax_cross_entropy(logits, labels, dlogits, loss_out):
         Output: gradient of the mean loss.
     loss_out : ndarray, shape (1,), float64
         Output: the mean loss.
+    work : ndarray, float64
+        ``reduce.reduction_workspace(n, 1)``; its first plane is overwritten.
 
     Notes
     -----
@@ -113,7 +115,7 @@ def softmax_cross_entropy(logits, labels, dlogits, loss_out):
     """
     n = logits.shape[0]
     n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    partials = np.empty(n_blocks)
+    partials = work[0, :n_blocks, 0]
     if n_blocks == 1:  # one block: a parallel region would cost more than the work
         partials[0] = _softmax_cross_entropy_rows(logits, labels, dlogits, 0, n)
     else:
@@ -139,7 +141,7 @@ def _binary_cross_entropy_rows(logits, targets, dlogits, start, stop):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def binary_cross_entropy(logits, targets, dlogits, loss_out):
+def binary_cross_entropy(logits, targets, dlogits, loss_out, work):
     """Binary cross-entropy of ``sigmoid(logits)``, mean over all elements, and its gradient.
 
     Parameters
@@ -151,6 +153,8 @@ def binary_cross_entropy(logits, targets, dlogits, loss_out):
         Output: gradient of the mean loss.
     loss_out : ndarray, shape (1,), float64
         Output: the mean loss.
+    work : ndarray, float64
+        ``reduce.reduction_workspace(n, 1)``; its first plane is overwritten.
 
     Notes
     -----
@@ -165,7 +169,7 @@ def binary_cross_entropy(logits, targets, dlogits, loss_out):
     """
     n = logits.shape[0]
     n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    partials = np.empty(n_blocks)
+    partials = work[0, :n_blocks, 0]
     if n_blocks == 1:  # one block: a parallel region would cost more than the work
         partials[0] = _binary_cross_entropy_rows(logits, targets, dlogits, 0, n)
     else:
@@ -190,7 +194,7 @@ def _mean_squared_error_rows(pred, targets, dpred, start, stop):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def mean_squared_error(pred, targets, dpred, loss_out):
+def mean_squared_error(pred, targets, dpred, loss_out, work):
     """Mean squared error over all elements, and its gradient.
 
     Parameters
@@ -201,6 +205,8 @@ def mean_squared_error(pred, targets, dpred, loss_out):
         Output: gradient of the mean loss.
     loss_out : ndarray, shape (1,), float64
         Output: the mean loss.
+    work : ndarray, float64
+        ``reduce.reduction_workspace(n, 1)``; its first plane is overwritten.
 
     Notes
     -----
@@ -211,7 +217,7 @@ def mean_squared_error(pred, targets, dpred, loss_out):
     """
     n = pred.shape[0]
     n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    partials = np.empty(n_blocks)
+    partials = work[0, :n_blocks, 0]
     if n_blocks == 1:  # one block: a parallel region would cost more than the work
         partials[0] = _mean_squared_error_rows(pred, targets, dpred, 0, n)
     else:
