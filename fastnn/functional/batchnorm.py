@@ -1,1 +1,415 @@
-__all__ = []
+r"""Batch normalization, alone or fused with a pointwise activation.
+
+Each feature (column) is normalized over the batch (rows):
+
+.. math::
+
+    y = \gamma \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta
+
+with the batch mean and the *biased* batch variance in training mode, and the
+running statistics in inference mode.  Three placements share one kernel
+family (``fastnn.kernels.cpu.batchnorm``):
+
+- ``batch_norm_forward``: plain BN;
+- ``batch_norm_act_forward``: BN, then the activation, ``y = act(BN(x))``;
+- ``act_batch_norm_forward``: the activation, then BN, ``y = BN(act(x))``.
+  This is the recommended placement: the normalized values feed the next
+  layer directly.
+
+Softmax is not pointwise and cannot be fused.
+
+Conventions (Keras)
+-------------------
+``momentum=0.99``, ``epsilon=1e-3``; in training mode the running statistics
+are updated in place as ``running = momentum * running + (1 - momentum) *
+batch``, with the biased variance.  PyTorch's ``BatchNorm1d`` differs in
+three ways: its ``momentum`` is the weight of the *new* value (torch
+``momentum = 1 - keras momentum``, 0.1 by default), its ``running_var`` is
+updated with the unbiased variance ``var * n / (n - 1)``, and its default
+``eps`` is ``1e-5``.  The normalization itself uses the biased variance in
+both.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from fastnn._validation import check_finite_scalar, check_float_array, check_out
+from fastnn.functional.activations import activation_args
+from fastnn.kernels.cpu import batchnorm as kernels
+from fastnn.kernels.cpu.reduce import reduction_workspace
+from fastnn.kernels.scalar import LINEAR
+
+__all__ = [
+    "batch_norm_forward",
+    "batch_norm_backward",
+    "batch_norm_act_forward",
+    "batch_norm_act_backward",
+    "act_batch_norm_forward",
+    "act_batch_norm_backward",
+]
+
+
+class BatchNormCache(NamedTuple):
+    """What a forward call hands to its backward call.
+
+    It holds references, not copies: ``x`` (as ``a`` for no pre activation)
+    must not be modified before the backward call.
+    """
+
+    forward: str  # name of the forward function that made this cache
+    training: bool
+    a: np.ndarray  # the normalized layer's input: x, or act(x) for act -> BN
+    y: np.ndarray
+    gamma: np.ndarray
+    mean: np.ndarray  # batch mean (training) or running mean (inference)
+    invstd: np.ndarray  # 1 / sqrt(var + epsilon)
+    pre_code: int
+    post_code: int
+    alpha: float
+
+
+def _activation(activation, params: dict) -> tuple[int, float]:
+    """Kernel code and leaky-relu slope for a fused activation (not softmax)."""
+    if isinstance(activation, str) and activation == "softmax":
+        raise ValueError(
+            "activation 'softmax' cannot be fused with batch normalization: it is not "
+            "pointwise; apply it separately"
+        )
+    return activation_args(activation, params)
+
+
+def _forward(forward, x, layer, mode, codes):
+    """Validate, allocate and call the training or inference kernel."""
+    gamma, beta, running_mean, running_var = layer
+    training, momentum, epsilon = mode
+    pre_code, post_code, alpha = codes
+    x = check_float_array("x", x, ndim=2)
+    n, m = x.shape
+    dtype = x.dtype
+    gamma = check_float_array("gamma", gamma, shape=(m,), dtype=dtype)
+    beta = check_float_array("beta", beta, shape=(m,), dtype=dtype)
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    momentum = check_finite_scalar("momentum", momentum, low=0.0, high=1.0)
+    epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
+    y = np.empty_like(x)
+    if not training:
+        running_mean = check_float_array("running_mean", running_mean, shape=(m,), dtype=dtype)
+        running_var = check_float_array("running_var", running_var, shape=(m,), dtype=dtype)
+        kernels.batch_norm_forward_infer(
+            x, gamma, beta, running_mean, running_var, epsilon, pre_code, post_code, alpha, y
+        )
+        cache = BatchNormCache(
+            forward, False, None, y, gamma, running_mean, None, pre_code, post_code, alpha
+        )
+        return y, cache
+    # Updated in place, so they are never copied: check, don't convert.
+    running_mean = check_out("running_mean", running_mean, (m,), dtype)
+    running_var = check_out("running_var", running_var, (m,), dtype)
+    if n < 2:
+        raise ValueError(
+            f"training-mode batch normalization needs at least 2 rows to compute batch "
+            f"statistics, got x with shape {x.shape}"
+        )
+    if not x.flags.writeable:
+        # The kernel is compiled with a write to `a`, which is `x` for no pre
+        # activation; Numba cannot compile that for a read-only array.
+        x = x.copy()
+    a = x if pre_code == LINEAR else np.empty_like(x)
+    mean = np.empty(m, dtype)
+    invstd = np.empty(m, dtype)
+    work = reduction_workspace(n, m)
+    kernels.batch_norm_forward_train(
+        x,
+        gamma,
+        beta,
+        running_mean,
+        running_var,
+        momentum,
+        epsilon,
+        pre_code,
+        post_code,
+        alpha,
+        a,
+        y,
+        mean,
+        invstd,
+        work,
+    )
+    return y, BatchNormCache(forward, True, a, y, gamma, mean, invstd, pre_code, post_code, alpha)
+
+
+def _backward(backward, dy, cache):
+    """Validate the cache and ``dy``, allocate and call the backward kernel."""
+    if not isinstance(cache, BatchNormCache):
+        raise TypeError(
+            f"cache must be the BatchNormCache returned by a forward function, "
+            f"got {type(cache).__name__}"
+        )
+    forward = backward.replace("backward", "forward")
+    if cache.forward != forward:
+        raise ValueError(
+            f"cache comes from {cache.forward}; pass it to "
+            f"{cache.forward.replace('forward', 'backward')}, not {backward}"
+        )
+    if not cache.training:
+        raise ValueError(
+            f"{backward} needs a cache from a training-mode forward (training=True); "
+            f"inference-mode batch normalization has no backward pass here"
+        )
+    y = cache.y
+    dy = check_float_array("dy", dy, shape=y.shape, dtype=y.dtype)
+    n, m = y.shape
+    dx = np.empty_like(y)
+    dgamma = np.empty(m, y.dtype)
+    dbeta = np.empty(m, y.dtype)
+    work = reduction_workspace(n, m)
+    kernels.batch_norm_backward(
+        dy,
+        cache.a,
+        y,
+        cache.gamma,
+        cache.mean,
+        cache.invstd,
+        cache.pre_code,
+        cache.post_code,
+        cache.alpha,
+        dx,
+        dgamma,
+        dbeta,
+        work,
+    )
+    return dx, dgamma, dbeta
+
+
+def batch_norm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    training: bool = True,
+    momentum: float = 0.99,
+    epsilon: float = 1e-3,
+) -> tuple[np.ndarray, BatchNormCache]:
+    r"""Batch normalization of each column of ``x`` over the batch.
+
+    .. math::
+
+        y_{ij} = \gamma_j \frac{x_{ij} - \mu_j}{\sqrt{\sigma^2_j + \epsilon}} + \beta_j
+
+    Training: ``mu`` and ``sigma2`` are the batch mean and biased variance,
+    and ``running_mean``, ``running_var`` are updated in place,
+    ``running = momentum * running + (1 - momentum) * batch``.  Inference:
+    ``mu = running_mean``, ``sigma2 = running_var``.
+
+    Parameters
+    ----------
+    x : (N, M) float32 or float64 array
+        The batch; ``N >= 2`` in training mode.
+    gamma, beta : (M,) arrays of ``x``'s dtype
+        Scale and shift.
+    running_mean, running_var : (M,) arrays of ``x``'s dtype
+        Moving statistics; C-contiguous and writeable in training mode.
+    training : bool
+        Use (and update) batch statistics, or use the running ones.
+    momentum : float
+        In ``[0, 1]``; the weight of the old running value (Keras convention;
+        PyTorch's ``momentum`` is ``1 - momentum``).
+    epsilon : float
+        ``> 0``, added to the variance.
+
+    Returns
+    -------
+    y : (N, M) array
+    cache : BatchNormCache
+        For ``batch_norm_backward`` (training mode only).
+
+    Raises
+    ------
+    TypeError
+        Non-array or non-float inputs, mixed dtypes, a non-bool ``training``.
+    ValueError
+        Wrong shapes, ``N < 2`` in training mode, ``momentum`` outside
+        ``[0, 1]``, ``epsilon <= 0``, non-contiguous or read-only running
+        arrays in training mode.
+
+    Notes
+    -----
+    Statistics are accumulated in float64 (per-block two-pass, merged in a
+    fixed order), so they are accurate even for a large common offset and
+    identical for any thread count.  PyTorch's ``BatchNorm1d`` updates
+    ``running_var`` with the unbiased variance and defaults to ``eps=1e-5``.
+    """
+    codes = (LINEAR, LINEAR, 0.0)
+    layer = (gamma, beta, running_mean, running_var)
+    mode = (training, momentum, epsilon)
+    return _forward("batch_norm_forward", x, layer, mode, codes)
+
+
+def batch_norm_backward(
+    dy: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Gradients of training-mode ``batch_norm_forward``.
+
+    With :math:`\hat{x} = (x - \mu) / \sqrt{\sigma^2 + \epsilon}`:
+
+    .. math::
+
+        d\beta = \sum_i dy_i, \quad d\gamma = \sum_i dy_i \hat{x}_i, \quad
+        dx = \frac{\gamma}{N \sqrt{\sigma^2 + \epsilon}}
+             \big(N\,dy - d\beta - \hat{x}\,d\gamma\big)
+
+    Parameters
+    ----------
+    dy : (N, M) array
+        Gradient of the loss with respect to ``y``, same dtype.
+    cache : BatchNormCache
+        From ``batch_norm_forward(..., training=True)``.
+
+    Returns
+    -------
+    dx : (N, M) array
+    dgamma, dbeta : (M,) arrays
+
+    Raises
+    ------
+    TypeError
+        ``cache`` is not a ``BatchNormCache``, or ``dy`` has the wrong dtype.
+    ValueError
+        The cache comes from another forward function or from inference
+        mode, or ``dy`` has the wrong shape.
+    """
+    return _backward("batch_norm_backward", dy, cache)
+
+
+def batch_norm_act_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    activation: str = "relu",
+    training: bool = True,
+    momentum: float = 0.99,
+    epsilon: float = 1e-3,
+    **params,
+) -> tuple[np.ndarray, BatchNormCache]:
+    r"""Batch normalization followed by a pointwise activation, in one pass.
+
+    .. math::
+
+        y = f\big(\gamma \hat{x} + \beta\big), \quad
+        \hat{x} = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}
+
+    Parameters
+    ----------
+    x, gamma, beta, running_mean, running_var, training, momentum, epsilon
+        As in ``batch_norm_forward``.
+    activation : str
+        ``"linear"``, ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or ``"tanh"``.
+    **params
+        ``negative_slope`` for ``"leaky_relu"`` (default 0.2 as in Keras, ``>= 0``).
+
+    Returns
+    -------
+    y : (N, M) array
+    cache : BatchNormCache
+        For ``batch_norm_act_backward``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As in ``batch_norm_forward``; also an unknown activation, ``"softmax"``
+        (not pointwise), an unknown parameter or a negative ``negative_slope``.
+    """
+    code, slope = _activation(activation, params)
+    layer = (gamma, beta, running_mean, running_var)
+    mode = (training, momentum, epsilon)
+    return _forward("batch_norm_act_forward", x, layer, mode, (LINEAR, code, slope))
+
+
+def batch_norm_act_backward(
+    dy: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Gradients of training-mode ``batch_norm_act_forward``.
+
+    ``g = dy * f'(y)`` (the derivative taken from the output ``y``), then the
+    ``batch_norm_backward`` formulas with ``g`` in place of ``dy``.
+
+    Parameters
+    ----------
+    dy : (N, M) array
+    cache : BatchNormCache
+        From ``batch_norm_act_forward(..., training=True)``.
+
+    Returns
+    -------
+    dx : (N, M) array
+    dgamma, dbeta : (M,) arrays
+
+    Raises
+    ------
+    TypeError, ValueError
+        As in ``batch_norm_backward``.
+    """
+    return _backward("batch_norm_act_backward", dy, cache)
+
+
+def act_batch_norm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    activation: str = "relu",
+    training: bool = True,
+    momentum: float = 0.99,
+    epsilon: float = 1e-3,
+    **params,
+) -> tuple[np.ndarray, BatchNormCache]:
+    r"""A pointwise activation followed by batch normalization, in one pass.
+
+    .. math::
+
+        a = f(x), \quad y = \gamma \frac{a - \mu_a}{\sqrt{\sigma^2_a + \epsilon}} + \beta
+
+    with the statistics (and the running statistics) of ``a``.  The
+    recommended placement: the next layer receives normalized values.
+    Arguments, returns and errors as in ``batch_norm_act_forward``; the cache
+    holds ``a`` for ``act_batch_norm_backward``.
+    """
+    code, slope = _activation(activation, params)
+    layer = (gamma, beta, running_mean, running_var)
+    mode = (training, momentum, epsilon)
+    return _forward("act_batch_norm_forward", x, layer, mode, (code, LINEAR, slope))
+
+
+def act_batch_norm_backward(
+    dy: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Gradients of training-mode ``act_batch_norm_forward``.
+
+    The ``batch_norm_backward`` formulas with ``a = f(x)`` as the normalized
+    input, then ``dx = f'(a) * da`` (the derivative taken from the output ``a``).
+
+    Parameters
+    ----------
+    dy : (N, M) array
+    cache : BatchNormCache
+        From ``act_batch_norm_forward(..., training=True)``.
+
+    Returns
+    -------
+    dx : (N, M) array
+    dgamma, dbeta : (M,) arrays
+
+    Raises
+    ------
+    TypeError, ValueError
+        As in ``batch_norm_backward``.
+    """
+    return _backward("act_batch_norm_backward", dy, cache)
