@@ -12,13 +12,18 @@ import os
 
 __version__ = "0.1.0"
 
-# Numba's OpenMP workers spin after every parallel region by default, and the
-# spinning threads take the cores from OpenBLAS's GEMM threads (and from the
-# main thread) in the next call.  On a 2-core machine a step alternating small
-# GEMMs and prange kernels measured 80-130 ms per iteration spinning, 0.35 ms
-# with passive waiting.  Set before Numba starts its thread pool (at the first
-# parallel call); a value the user already set is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Numba's default OpenMP threading layer shares libgomp with PyTorch and its
+# workers spin after every parallel region, taking the cores from OpenBLAS's
+# GEMM threads in the next call: on the 2-core development machine a
+# 784-256-256-10 training step took 8 ms at batch 32 that way, 0.8 ms with
+# Numba's own "workqueue" pool, whose idle threads sleep.  (Making OpenMP wait
+# passively instead fixes fastnn but slows PyTorch in the same process 4x.)
+# A threading layer the user chose is kept; it must be set before Numba first
+# runs a parallel kernel.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    import numba
+
+    numba.config.THREADING_LAYER = "workqueue"
 
 from fastnn import datasets, functional, optimizers, reference  # noqa: E402
 from fastnn.layers import Activation, BatchNormalization, Dense  # noqa: E402

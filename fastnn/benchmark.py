@@ -1069,6 +1069,7 @@ def machine_info(torch=None) -> dict:
         "usable_cores": usable,
         "platform": platform.platform(),
         "numba_threads": numba.get_num_threads(),
+        "numba_threading_layer": numba.config.THREADING_LAYER,
         "torch_threads": None if torch is None else torch.get_num_threads(),
         "versions": {
             "python": platform.python_version(),
@@ -1083,6 +1084,7 @@ def machine_info(torch=None) -> dict:
             name: os.environ[name]
             for name in (
                 "NUMBA_NUM_THREADS",
+                "NUMBA_THREADING_LAYER",
                 "OMP_WAIT_POLICY",
                 "OMP_NUM_THREADS",
                 "OPENBLAS_NUM_THREADS",
@@ -1369,12 +1371,8 @@ def format_table(report: dict) -> str:
         "with out=; train step: Network.train_on_batch); reference = fastnn.reference (NumPy); "
         f"torch = {torch_text}; Numba threads: {machine['numba_threads']}."
     )
-    policy = machine.get("environment", {}).get("OMP_WAIT_POLICY")
-    if policy and machine["torch_threads"] is not None:
-        lines.append(
-            f"OMP_WAIT_POLICY={policy} (fastnn sets PASSIVE unless it is set) holds for PyTorch's "
-            "OpenMP threads too."
-        )
+    if "numba_threading_layer" in machine:
+        lines.append(f"Numba threading layer: {machine['numba_threading_layer']}.")
     lines.append(
         "Medians per call; spread = half the interquartile range; vs = their time / fastnn's; "
         "compile = first call minus median (compilation or cache load), not in the median."

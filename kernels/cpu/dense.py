@@ -17,8 +17,9 @@ the GEMMs around them, and a ``prange`` region there made forward+backward
 1.23x slower than its GEMMs at 1024x1024->1024 and 11x slower at
 256x256->256 (2-core machine, OpenMP threading layer): after a parallel
 region the OpenMP worker keeps spinning and competes for the cores with
-OpenBLAS's threads in the next GEMM (``OMP_WAIT_POLICY=passive`` removes most
-of it).  Serial, the same step is within 1.0-1.13x of the GEMMs alone.
+OpenBLAS's threads in the next GEMM (fastnn now selects Numba's workqueue
+layer, whose idle threads sleep, for that reason).  Serial, the same step is
+within 1.0-1.13x of the GEMMs alone.
 """
 
 import numpy as np
