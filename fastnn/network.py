@@ -201,8 +201,8 @@ class Network:
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
         self.seed = int(seed)
-        self.device = device
         self._backend = get_backend(device)
+        self.device = self._backend.name  # "auto" resolved to the device it chose
         self.layers: list[Layer] = []
         self.input_dim: int | None = None
         self.built = False
