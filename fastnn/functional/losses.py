@@ -46,6 +46,14 @@ def _check_targets(targets, like: np.ndarray, *, probabilities: bool) -> np.ndar
     return targets
 
 
+def _call(kernel, values: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    """Allocate the gradient, loss and workspace for a loss kernel; run it on checked inputs."""
+    grad = np.empty_like(values)
+    loss_out = np.empty(1)
+    kernel(values, targets, grad, loss_out, reduction_workspace(len(values), 1))
+    return float(loss_out[0]), grad
+
+
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy over integer labels, mean over the batch, and its gradient.
 
@@ -86,12 +94,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     """
     logits = check_float_array("logits", logits, ndim=2)
     labels = _check_labels(labels, *logits.shape)
-    dlogits = np.empty_like(logits)
-    loss_out = np.empty(1)
-    _kernels.softmax_cross_entropy(
-        logits, labels, dlogits, loss_out, reduction_workspace(len(logits), 1)
-    )
-    return float(loss_out[0]), dlogits
+    return _call(_kernels.softmax_cross_entropy, logits, labels)
 
 
 def binary_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
@@ -132,12 +135,7 @@ def binary_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float
     """
     logits = check_float_array("logits", logits, ndim=2)
     targets = _check_targets(targets, logits, probabilities=True)
-    dlogits = np.empty_like(logits)
-    loss_out = np.empty(1)
-    _kernels.binary_cross_entropy(
-        logits, targets, dlogits, loss_out, reduction_workspace(len(logits), 1)
-    )
-    return float(loss_out[0]), dlogits
+    return _call(_kernels.binary_cross_entropy, logits, targets)
 
 
 def mean_squared_error(pred: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
@@ -173,7 +171,4 @@ def mean_squared_error(pred: np.ndarray, targets: np.ndarray) -> tuple[float, np
     """
     pred = check_float_array("pred", pred, ndim=2)
     targets = _check_targets(targets, pred, probabilities=False)
-    dpred = np.empty_like(pred)
-    loss_out = np.empty(1)
-    _kernels.mean_squared_error(pred, targets, dpred, loss_out, reduction_workspace(len(pred), 1))
-    return float(loss_out[0]), dpred
+    return _call(_kernels.mean_squared_error, pred, targets)
