@@ -1,9 +1,10 @@
 """Backends: which kernel package a network calls, chosen by device name.
 
 A backend is a package of kernel modules with the same function names and
-signatures on every device (``fastnn.kernels.cpu``, later
-``fastnn.kernels.cuda``), plus the few array helpers a network needs to
-allocate its buffers.  Nothing here imports a GPU library until a device other
+signatures on every device (``fastnn.kernels.cpu``, ``fastnn.kernels.cuda``),
+among them ``memory``: the few array operations (allocate, fill, copy, gather
+rows, read a scalar back, to and from the host) through which everything above
+the kernels touches arrays.  Nothing here imports a GPU library until a device other
 than ``"cpu"`` is asked for, so importing fastnn never needs a GPU.
 """
 
@@ -13,19 +14,27 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-import numpy as np
-
 __all__ = ["Backend", "DEVICES", "get_backend", "resolve_device", "cuda_unavailable_reason"]
 
 DEVICES = ("cpu", "cuda", "auto")
 
 #: The kernel modules every backend package provides.
-KERNEL_MODULES = ("activations", "dense", "batchnorm", "losses", "optimizers", "reduce")
+KERNEL_MODULES = (
+    "activations",
+    "dense",
+    "batchnorm",
+    "losses",
+    "optimizers",
+    "init",
+    "reduce",
+    "memory",
+    "metrics",
+)
 
 
 @dataclass(frozen=True)
 class Backend:
-    """The kernel modules of one device and its array allocation helpers."""
+    """The kernel modules of one device, one attribute per family."""
 
     name: str
     activations: ModuleType
@@ -33,17 +42,20 @@ class Backend:
     batchnorm: ModuleType
     losses: ModuleType
     optimizers: ModuleType
+    init: ModuleType
     reduce: ModuleType
+    memory: ModuleType
+    metrics: ModuleType
 
-    def empty(self, shape, dtype) -> np.ndarray:
+    def empty(self, shape, dtype):
         """An uninitialized buffer on this device."""
-        return np.empty(shape, dtype=dtype)
+        return self.memory.empty(shape, dtype)
 
-    def zeros(self, shape, dtype) -> np.ndarray:
+    def zeros(self, shape, dtype):
         """A zero-filled buffer on this device."""
-        return np.zeros(shape, dtype=dtype)
+        return self.memory.zeros(shape, dtype)
 
-    def workspace(self, n_rows: int, n_cols: int) -> np.ndarray:
+    def workspace(self, n_rows: int, n_cols: int):
         """The float64 scratch a reducing kernel needs for an ``(n_rows, n_cols)`` input."""
         return self.reduce.reduction_workspace(n_rows, n_cols)
 

@@ -16,17 +16,35 @@ of ``y``, sigmoid through ``y (1 - y)``, tanh through ``1 - y**2``.  Backward
 passes therefore never need the pre-activation ``z``.
 """
 
+import enum
 import math
 
 import numpy as np
 from numba import njit
 
-LINEAR = 0
-RELU = 1
-LEAKY_RELU = 2
-SIGMOID = 3
-TANH = 4
-SOFTMAX = 5
+
+class Activation(enum.IntEnum):
+    """Activation codes as kernels receive them (one compiled kernel serves every activation)."""
+
+    LINEAR = 0
+    RELU = 1
+    LEAKY_RELU = 2
+    SIGMOID = 3
+    TANH = 4
+    SOFTMAX = 5
+
+
+# Plain ints with the members' values: Numba kernels compare against these
+# module globals, which it freezes as integer constants.
+LINEAR = int(Activation.LINEAR)
+RELU = int(Activation.RELU)
+LEAKY_RELU = int(Activation.LEAKY_RELU)
+SIGMOID = int(Activation.SIGMOID)
+TANH = int(Activation.TANH)
+SOFTMAX = int(Activation.SOFTMAX)
+
+#: The default leaky-relu slope (Keras 3's ``leaky_relu(negative_slope=0.2)``).
+NEGATIVE_SLOPE = 0.2
 
 #: Activation names accepted by the public API, mapped to their kernel codes.
 ACTIVATIONS = {
