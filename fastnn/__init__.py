@@ -26,8 +26,9 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
 from fastnn import datasets, functional, optimizers, reference  # noqa: E402
+from fastnn.callbacks import History  # noqa: E402
 from fastnn.layers import Activation, BatchNormalization, Dense  # noqa: E402
-from fastnn.network import History, Network  # noqa: E402
+from fastnn.network import Network  # noqa: E402
 
 __all__ = [
     "Network",

@@ -17,12 +17,21 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from fastnn._validation import activation_code, check_finite_scalar
+from fastnn.kernels.scalar import NEGATIVE_SLOPE  # noqa: F401 (re-exported for old imports)
 
-__all__ = ["Layer", "Dense", "BatchNormalization", "Activation", "WeightSpec", "from_config"]
-
-#: Leaky-relu negative slope used by every layer (Keras's ``leaky_relu`` default).
-NEGATIVE_SLOPE = 0.2
+__all__ = [
+    "Layer",
+    "Dense",
+    "BatchNormalization",
+    "Activation",
+    "WeightSpec",
+    "ConstantSpec",
+    "from_config",
+    "initialize",
+]
 
 
 class WeightSpec(NamedTuple):
@@ -32,6 +41,14 @@ class WeightSpec(NamedTuple):
     shape: tuple
     trainable: bool
     initializer: object
+
+
+class ConstantSpec(NamedTuple):
+    """A disabled weight the kernels still read (no bias, no gamma, no beta): a fixed value."""
+
+    name: str
+    shape: tuple
+    value: float
 
 
 def _activation_name(activation) -> str:
@@ -79,6 +96,10 @@ class Layer:
 
     def weight_specs(self, input_dim: int) -> list[WeightSpec]:
         """The layer's weights for ``input_dim`` input features, in Keras order."""
+        return []
+
+    def constant_specs(self, input_dim: int) -> list[ConstantSpec]:
+        """Weights the layer's kernel takes but the layer disables, as constants."""
         return []
 
     def initializer_names(self) -> str:
@@ -153,6 +174,9 @@ class Dense(Layer):
             specs.append(WeightSpec("bias", (self.units,), True, self.bias_init))
         return specs
 
+    def constant_specs(self, input_dim: int) -> list[ConstantSpec]:
+        return [] if self.use_bias else [ConstantSpec("bias", (self.units,), 0.0)]
+
     def initializer_names(self) -> str:
         return _initializer_label(self.init)
 
@@ -220,6 +244,12 @@ class BatchNormalization(Layer):
         specs.append(WeightSpec("moving_variance", (input_dim,), False, "ones"))
         return specs
 
+    def constant_specs(self, input_dim: int) -> list[ConstantSpec]:
+        specs = [] if self.scale else [ConstantSpec("gamma", (input_dim,), 1.0)]
+        if not self.center:
+            specs.append(ConstantSpec("beta", (input_dim,), 0.0))
+        return specs
+
     def get_config(self) -> dict:
         return {
             "momentum": self.momentum,
@@ -272,16 +302,26 @@ def from_config(class_name: str, config: dict) -> Layer:
     return LAYER_CLASSES[class_name](**config)
 
 
-def initialize(init, out, *, seed: int, stream: int) -> None:
+def initialize(init, out, *, seed: int, stream: int, memory=None) -> None:
     """Fill ``out`` in place with initializer ``init`` (a ``fastnn.init`` name or a callable).
 
-    The callable gets ``fastnn.init``'s signature:
-    ``init(out.shape, seed=seed, dtype=out.dtype, out=out, stream=stream)``.
+    The values are drawn into a host array and copied into ``out`` through
+    ``memory`` (a backend's ``memory`` module; the CPU one by default), so
+    ``out`` may live on any device.  The callable gets ``fastnn.init``'s
+    signature: ``init(out.shape, seed=seed, dtype=out.dtype, out=host,
+    stream=stream)``, and may fill ``host`` or return an array of
+    ``out.shape``.
     """
     if isinstance(init, str):
         from fastnn import init as initializers
 
         init = initializers.get(init)
-    result = init(out.shape, seed=seed, dtype=out.dtype, out=out, stream=stream)
-    if result is not None and result is not out:
-        out[...] = result
+    if memory is None:
+        from fastnn.backend import get_backend
+
+        memory = get_backend("cpu").memory
+    host = np.empty(out.shape, dtype=out.dtype)
+    result = init(out.shape, seed=seed, dtype=out.dtype, out=host, stream=stream)
+    if result is not None and result is not host:
+        host[...] = result
+    memory.copy(host, out)

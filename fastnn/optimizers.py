@@ -6,11 +6,13 @@ call of the backend's update kernel (``sgd_update``, ``adam_update`` or
 ``rmsprop_update``).  Formulas and defaults are Keras 3's; ``weight_decay`` is
 decoupled as in Keras: ``p -= learning_rate * weight_decay * p`` before the
 update.
+
+An optimizer touches arrays only through the backend it was built for: its
+state is allocated by the backend's ``memory`` module and updated by the
+backend's ``optimizers`` kernels, so the same optimizer runs on every device.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from fastnn._validation import check_finite_scalar
 
@@ -35,17 +37,28 @@ class Optimizer:
             else check_finite_scalar("weight_decay", weight_decay, low=0.0)
         )
         self.iterations = 0
-        self.state: dict[str, np.ndarray] = {}
+        #: Flat state arrays by name, buffers of the backend given to ``build``.
+        self.state: dict = {}
         self._kernels = None
 
     def build(self, size: int, dtype, backend) -> None:
-        """Allocate zeroed state for ``size`` parameters and reset the step counter."""
-        self.state = {name: backend.zeros((size,), dtype) for name in self.state_names}
+        """Allocate zeroed state for ``size`` parameters on ``backend`` and reset the step counter.
+
+        Parameters
+        ----------
+        size : int
+            Number of parameters (the length of the network's flat array).
+        dtype : numpy dtype
+            The parameters' dtype.
+        backend : fastnn.backend.Backend
+            Where the state lives and whose update kernels ``apply`` calls.
+        """
+        self.state = {name: backend.memory.zeros((size,), dtype) for name in self.state_names}
         self.iterations = 0
         self._kernels = backend.optimizers
 
-    def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
-        """One update of the flat ``params`` from the flat ``grads``, in place."""
+    def apply(self, params, grads) -> None:
+        """One update of the flat ``params`` from the flat ``grads``, in place (backend buffers)."""
         self.iterations += 1
         self._update(params, grads)
 
@@ -133,6 +146,11 @@ class Adam(Optimizer):
     With ``t`` the 1-based step: ``m += (1 - beta_1)(g - m)``,
     ``v += (1 - beta_2)(g**2 - v)``,
     ``p -= lr sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
+
+    References
+    ----------
+    D. P. Kingma and J. Ba, "Adam: A Method for Stochastic Optimization",
+    ICLR 2015, arXiv:1412.6980.
     """
 
     state_names = ("m", "v")

@@ -262,7 +262,7 @@ def test_train_on_batch_returns_loss_or_loss_and_metrics():
 
 def test_fused_placements():
     ops, _ = classifier(placement="act_bn")._make_ops("cross_entropy")
-    assert [type(op).__name__ for op in ops] == ["_DenseOp", "_BatchNormOp"] * 2 + ["_DenseOp"]
+    assert [type(op).__name__ for op in ops] == ["DenseOp", "BatchNormOp"] * 2 + ["DenseOp"]
     assert (ops[0].code, ops[1].pre, ops[1].post) == (LINEAR, RELU, LINEAR)
     ops, _ = classifier(placement="bn_act")._make_ops("cross_entropy")
     assert len(ops) == 5  # both Activation layers ride on the BN kernel

@@ -1,0 +1,197 @@
+"""Plans: the buffers and bound kernel calls of one batch size and mode, and the loop running them.
+
+The first time a ``Network`` sees a batch size (in training or in inference
+mode), ``make_plan`` allocates every activation, gradient, statistic and
+workspace buffer that batch needs and binds every kernel call to them: the
+fused ops (``fastnn.fusion``) bind the forward and backward calls, the loss
+registry (``fastnn.objectives``) names the loss and accuracy kernels.  A step
+is then ``run(plan.forward)``, ``run(plan.loss)``, ``run(plan.backward)``:
+lists of calls on buffers that already exist, so nothing allocates.
+``PlanCache`` keeps the plans of the batch sizes in use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fastnn.fusion import Call, Fusion, fuse
+from fastnn.kernels.scalar import LINEAR, NEGATIVE_SLOPE
+from fastnn.objectives import OBJECTIVES
+
+__all__ = ["Plan", "PlanCache", "make_plan", "run", "MAX_PLANS"]
+
+#: Plans (per batch size and mode) kept at most; the oldest is dropped beyond.
+MAX_PLANS = 16
+
+
+def run(calls: list[Call]) -> None:
+    """Run bound kernel calls in order: ``kernel(*args)`` for each."""
+    for kernel, args in calls:
+        kernel(*args)
+
+
+@dataclass(eq=False)
+class Plan:
+    """The buffers and bound kernel calls of one batch size ``n`` and mode.
+
+    Every array is a buffer of the network's backend.  The call lists may be
+    empty (an uncompiled network has no loss, inference has no backward).
+
+    Attributes
+    ----------
+    n : int
+        Rows per batch.
+    training : bool
+        BatchNormalization uses (and updates) batch statistics.
+    x : array, shape (n, input_dim)
+        The batch, copied in before ``forward`` runs.
+    logits : array, shape (n, output_dim)
+        The last op's output, which the loss kernel reads.
+    output : array, shape (n, output_dim)
+        What ``predict`` returns: ``logits`` with the activation the loss
+        absorbed applied (``logits`` itself when there is none).
+    forward, output_calls, loss, accuracy, backward : list of Call
+        The ops' forward calls; the absorbed output activation; the loss
+        kernel; the accuracy kernel; the ops' backward calls in reverse.
+    labels : array or None
+        The batch's targets: int64 ``(n,)`` class indices or ``(n, k)`` values.
+    dlogits : array or None
+        The loss kernel's gradient of the logits, where backward starts.
+    loss_value, correct_count : float64 arrays of shape (1,), or None
+        The mean loss of the batch, and its number of correct predictions.
+    loss_work : array or None
+        The loss kernel's reduction scratch.
+    """
+
+    n: int
+    training: bool
+    x: Any
+    logits: Any = None
+    output: Any = None
+    forward: list[Call] = field(default_factory=list)
+    output_calls: list[Call] = field(default_factory=list)
+    loss: list[Call] = field(default_factory=list)
+    accuracy: list[Call] = field(default_factory=list)
+    backward: list[Call] = field(default_factory=list)
+    labels: Any = None
+    dlogits: Any = None
+    loss_value: Any = None
+    loss_work: Any = None
+    correct_count: Any = None
+
+
+def make_plan(
+    backend, fusion: Fusion, loss: str | None, n: int, input_dim: int, dtype, training: bool
+) -> Plan:
+    """Allocate every buffer for batch size ``n`` and bind every kernel call to them.
+
+    Parameters
+    ----------
+    backend : fastnn.backend.Backend
+        Where the buffers live and whose kernels the calls run.
+    fusion : Fusion
+        The network's fused ops and the output activation its loss absorbed.
+    loss : str or None
+        The canonical loss name; ``None`` binds no loss, accuracy or backward.
+    n, input_dim : int
+        Rows and input features of a batch.
+    dtype : numpy dtype
+        The network's dtype.
+    training : bool
+        Bind training-mode BatchNormalization and the backward calls.
+    """
+    memory = backend.memory
+    plan = Plan(n=n, training=training, x=memory.empty((n, input_dim), dtype))
+    saved = []
+    h = plan.x
+    for op in fusion.ops:
+        forward = op.bind_forward(backend, h, training)
+        plan.forward.append(forward.call)
+        saved.append(forward.saved)
+        h = forward.output
+    plan.logits = plan.output = h
+    if fusion.output_code != LINEAR:
+        plan.output = memory.empty(h.shape, dtype)
+        plan.output_calls.append(
+            Call(
+                backend.activations.activation_forward,
+                (h, fusion.output_code, NEGATIVE_SLOPE, plan.output),
+            )
+        )
+    if loss is None:
+        return plan
+    objective = OBJECTIVES[loss]
+    k = h.shape[1]
+    plan.labels = (
+        memory.empty((n,), np.int64) if objective.integer_labels else memory.empty((n, k), dtype)
+    )
+    plan.dlogits = memory.empty((n, k), dtype)
+    plan.loss_value = memory.zeros((1,), np.float64)
+    plan.loss_work = backend.reduce.reduction_workspace(n, 1)
+    plan.loss.append(
+        Call(
+            getattr(backend.losses, objective.loss_kernel),
+            (plan.logits, plan.labels, plan.dlogits, plan.loss_value, plan.loss_work),
+        )
+    )
+    if objective.accuracy_kernel is not None:
+        plan.correct_count = memory.zeros((1,), np.float64)
+        plan.accuracy.append(
+            Call(
+                getattr(backend.metrics, objective.accuracy_kernel),
+                (plan.logits, plan.labels, plan.correct_count),
+            )
+        )
+    if training:
+        dy = plan.dlogits
+        for index in reversed(range(len(fusion.ops))):
+            backward = fusion.ops[index].bind_backward(backend, saved[index], dy, index > 0)
+            plan.backward.append(backward.call)
+            dy = backward.dx
+    return plan
+
+
+class PlanCache:
+    """The plans of one built network, made on first use per ``(n, training)``.
+
+    The layers are fused on the first request, so a network compiled with a
+    loss that does not fit its last layer fails there with the fusion's error.
+    At most ``MAX_PLANS`` plans are kept; the oldest is dropped beyond.
+
+    Parameters
+    ----------
+    backend : fastnn.backend.Backend
+    layers, layer_weights : list
+        The network's layers and, per layer, its weight views by name.
+    loss : str or None
+        The canonical loss name.
+    input_dim, output_dim : int
+    dtype : numpy dtype
+    """
+
+    def __init__(self, backend, layers, layer_weights, loss, input_dim, output_dim, dtype):
+        self.backend = backend
+        self.layers, self.layer_weights = layers, layer_weights
+        self.loss = loss
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.dtype = dtype
+        self.fusion: Fusion | None = None
+        self._plans: dict[tuple[int, bool], Plan] = {}
+
+    def get(self, n: int, training: bool) -> Plan:
+        """The plan for batches of ``n`` rows in the given mode."""
+        key = (n, training)
+        plan = self._plans.get(key)
+        if plan is None:
+            if self.fusion is None:
+                self.fusion = fuse(self.layers, self.layer_weights, self.loss, self.output_dim)
+            plan = make_plan(
+                self.backend, self.fusion, self.loss, n, self.input_dim, self.dtype, training
+            )
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = plan
+        return plan

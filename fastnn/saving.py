@@ -1,0 +1,170 @@
+"""Saving and loading a ``Network``: one ``.npz`` file, written atomically, and its format.
+
+The file holds a JSON ``meta`` entry (``FILE_FORMAT``, ``FILE_VERSION``, the
+architecture from ``Network.get_config``, the epoch count, and the compile
+settings with the optimizer's step count), the weights as ``weight_0``,
+``weight_1``, ... in ``get_weights`` order, and the optimizer state as
+``optimizer_<name>``.  ``Network.save`` and ``Network.load`` call
+``save`` and ``load`` here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+
+import numpy as np
+
+from fastnn import optimizers as optimizers_module
+from fastnn.layers import from_config
+
+__all__ = ["FILE_FORMAT", "FILE_VERSION", "save", "load"]
+
+#: Written into every saved file; ``load`` refuses anything else.
+FILE_FORMAT = "fastnn.Network"
+FILE_VERSION = 1
+
+
+def save(network, path) -> None:
+    """Write ``network``'s architecture, weights, optimizer state and seed to ``path``, atomically.
+
+    The file is written under a temporary name in the same directory and
+    moved over ``path`` only once complete, so a crash mid-save never leaves
+    a partial file at ``path`` (an existing file stays intact).
+    """
+    path = os.fspath(path)
+    meta = {
+        "format": FILE_FORMAT,
+        "version": FILE_VERSION,
+        "network": network.get_config(),
+        "epochs_seen": network._epochs_seen,
+        "compile": None,
+    }
+    arrays = {f"weight_{i}": w for i, w in enumerate(network.get_weights())}
+    optimizer = network.optimizer
+    if optimizer is not None:
+        meta["compile"] = {
+            "loss": network.loss,
+            "metrics": network.metrics,
+            "optimizer": type(optimizer).__name__,
+            "optimizer_config": optimizer.get_config(),
+            "iterations": optimizer.iterations,
+        }
+        memory = network._backend.memory
+        for name, array in optimizer.state.items():
+            arrays[f"optimizer_{name}"] = memory.to_host(array)
+    arrays["meta"] = np.array(json.dumps(meta))
+    _write_atomically(path, arrays)
+
+
+def _write_atomically(path: str, arrays: dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp creates the file private (0600); give it a new file's usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read(path: str) -> tuple[dict, dict]:
+    """The ``meta`` entry and the arrays of a fastnn file, or raise ``ValueError``."""
+    with open(path, "rb") as file:
+        try:
+            data = np.load(file, allow_pickle=False)
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    files = set(data.files)
+                    meta = json.loads(str(data["meta"])) if "meta" in files else None
+                    arrays = {name: data[name] for name in files - {"meta"}}
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+            raise ValueError(
+                f"{path} is not a readable fastnn network file (a .npz from Network.save); "
+                f"it may be truncated or of another format: {err}"
+            ) from err
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a fastnn network file (a .npz from Network.save)")
+    if meta is None:
+        raise ValueError(f"{path} is not a fastnn network file: it has no 'meta' entry")
+    if not isinstance(meta, dict) or meta.get("format") != FILE_FORMAT:
+        raise ValueError(f"{path} is not a fastnn network file: its format is not {FILE_FORMAT!r}")
+    if meta.get("version") != FILE_VERSION:
+        raise ValueError(
+            f"{path} has file version {meta.get('version')}; this fastnn reads {FILE_VERSION}"
+        )
+    return meta, arrays
+
+
+def load(network_class, path, device: str | None = None):
+    """Read a network written by ``save``; ``device`` overrides the saved one.
+
+    Parameters
+    ----------
+    network_class : type
+        ``Network`` (or a subclass), called with the saved layers, seed,
+        device and dtype.
+    path : str or os.PathLike
+    device : str, optional
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not a fastnn network file, is truncated or corrupt, or
+        its arrays do not fit its architecture.
+    """
+    path = os.fspath(path)
+    meta, arrays = _read(path)
+    try:
+        config = meta["network"]
+        layers = [from_config(item["class_name"], item["config"]) for item in config["layers"]]
+        network = network_class(
+            layers,
+            seed=config["seed"],
+            device=config["device"] if device is None else device,
+            dtype=np.dtype(config["dtype"]),
+        )
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path} has a malformed architecture entry: {err!r}") from err
+    if config["input_dim"] is not None:
+        network.build(config["input_dim"])
+    n_weights = len(network._weight_views) if network.built else 0
+    weights = [arrays.get(f"weight_{i}") for i in range(n_weights)]
+    if any(w is None for w in weights) or f"weight_{n_weights}" in arrays:
+        raise ValueError(
+            f"{path} does not hold the {n_weights} weight arrays its architecture needs"
+        )
+    if network.built:
+        network.set_weights(weights)
+    network._epochs_seen = int(meta["epochs_seen"])
+    compiled = meta["compile"]
+    if compiled is not None:
+        optimizer_class = optimizers_module.OPTIMIZERS[compiled["optimizer"].lower()]
+        network.compile(
+            optimizer=optimizer_class(**compiled["optimizer_config"]),
+            loss=compiled["loss"],
+            metrics=compiled["metrics"],
+        )
+        if network.built:
+            memory = network._backend.memory
+            for name, array in network.optimizer.state.items():
+                saved = arrays.get(f"optimizer_{name}")
+                if saved is None or saved.shape != array.shape:
+                    raise ValueError(f"{path} has no valid optimizer state {name!r}")
+                memory.copy(np.ascontiguousarray(saved, dtype=array.dtype), array)
+            network.optimizer.iterations = int(compiled["iterations"])
+    return network
