@@ -1,9 +1,8 @@
-"""What a ``Network`` reports to its user: ``History``, the progress display, the summary table.
+"""What ``fit`` reports while and after it trains: ``History`` and the progress display.
 
 ``History`` is what ``Network.fit`` returns, as Keras's ``History`` callback
 records it; ``Progress`` draws one epoch's progress bar on an interactive
-terminal, or one line per epoch elsewhere; ``summary_lines`` lays out the
-table ``Network.summary`` prints.
+terminal, or one line per epoch elsewhere.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["History", "Progress", "format_logs", "summary_lines"]
+__all__ = ["History", "Progress", "format_logs"]
 
 
 class History:
@@ -99,42 +98,3 @@ class Progress:
 def format_logs(logs: dict) -> str:
     """``"loss: 0.1234 - accuracy: 0.9500"``: the logs as the progress display prints them."""
     return " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
-
-
-def summary_lines(header: str, rows: list[dict], totals: dict) -> list[str]:
-    """The lines ``Network.summary`` prints: ``header``, a table of ``rows``, and the totals."""
-    table = [
-        (
-            "Layer (type)",
-            "Output shape",
-            "Activation",
-            "Initializer",
-            "Trainable",
-            "Non-trainable",
-        )
-    ]
-    for r in rows:
-        table.append(
-            (
-                f"{r['name']} ({r['type']})",
-                str(r["output_shape"]),
-                r["activation"] or "-",
-                r["initializer"],
-                str(r["trainable"]),
-                str(r["non_trainable"]),
-            )
-        )
-    widths = [max(len(line[i]) for line in table) for i in range(6)]
-    lines = [
-        "  ".join(
-            [c.ljust(w) for c, w in zip(line[:4], widths, strict=False)]
-            + [c.rjust(w) for c, w in zip(line[4:], widths[4:], strict=True)]
-        )
-        for line in table
-    ]
-    rule = "-" * len(lines[0])
-    totals_line = (
-        f"Total params: {totals['total']}  Trainable: {totals['trainable']}  "
-        f"Non-trainable: {totals['non_trainable']}"
-    )
-    return [header, rule, lines[0], rule, *lines[1:], rule, totals_line]

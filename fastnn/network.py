@@ -12,6 +12,7 @@ that does the work:
   one batch size, and the fused ops that bind them;
 - ``fastnn.objectives``: the losses, metrics and target checks;
 - ``fastnn.callbacks``: ``History`` and the progress display;
+- ``fastnn.summary``: the table ``summary`` prints;
 - ``fastnn.saving``: ``save`` and ``load``.
 
 Memory.  All trainable parameters are views into one flat array and their
@@ -24,6 +25,7 @@ device and never calls NumPy on one.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -32,18 +34,13 @@ from fastnn import optimizers as optimizers_module
 from fastnn import saving
 from fastnn import training as training_module
 from fastnn.backend import get_backend
-from fastnn.callbacks import History, summary_lines
+from fastnn.callbacks import History
 from fastnn.fusion import Fusion, fuse
 from fastnn.layers import Dense, Layer, initialize
-from fastnn.objectives import (  # noqa: F401 (LOSS_ACTIVATION, LOSSES, METRICS re-exported)
-    LOSS_ACTIVATION,
-    LOSSES,
-    METRICS,
-    resolve_loss,
-    resolve_metrics,
-)
-from fastnn.plan import MAX_PLANS, PlanCache  # noqa: F401 (re-exported)
-from fastnn.saving import FILE_FORMAT, FILE_VERSION  # noqa: F401 (re-exported)
+from fastnn.objectives import resolve_loss, resolve_metrics
+from fastnn.plan import PlanCache
+from fastnn.saving import FILE_FORMAT, FILE_VERSION  # noqa: F401 (importable from here, as before)
+from fastnn.summary import layer_rows, summary_lines
 
 __all__ = ["Network", "History"]
 
@@ -260,19 +257,11 @@ class Network:
 
     def _reset_plans(self) -> None:
         """Forget the plans; they are made again, from the current layers and loss."""
-        self._plans = (
-            PlanCache(
-                self._backend,
-                self.layers,
-                self._layer_weights,
-                self.loss,
-                self.input_dim,
-                self.output_dim,
-                self.dtype,
-            )
-            if self.built
-            else None
-        )
+        self._plans = None
+        if self.built:
+            args = (self.layers, self._layer_weights, self.loss, self.output_dim)
+            fusion = functools.partial(fuse, *args)
+            self._plans = PlanCache(self._backend, fusion, self.loss, self.input_dim, self.dtype)
         self._last_forward = None
         self._has_gradients = False
 
@@ -469,23 +458,7 @@ class Network:
             ``trainable``, ``non_trainable`` and ``total``.
         """
         self._require_built()
-        rows, width = [], self.input_dim
-        for layer in self.layers:
-            counts = {True: 0, False: 0}
-            for spec in layer.weight_specs(width):
-                counts[spec.trainable] += math.prod(spec.shape)
-            width = layer.output_dim(width)
-            rows.append(
-                {
-                    "name": layer.name,
-                    "type": type(layer).__name__,
-                    "output_shape": (None, width),
-                    "activation": getattr(layer, "activation", None),
-                    "initializer": layer.initializer_names(),
-                    "trainable": counts[True],
-                    "non_trainable": counts[False],
-                }
-            )
+        rows = layer_rows(self.layers, self.input_dim)
         totals = {
             "trainable": int(self._params.size),
             "non_trainable": int(self._state.size),

@@ -12,12 +12,13 @@ lists of calls on buffers that already exist, so nothing allocates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fastnn.fusion import Call, Fusion, fuse
+from fastnn.fusion import Call, Fusion
 from fastnn.kernels.scalar import LINEAR, NEGATIVE_SLOPE
 from fastnn.objectives import OBJECTIVES
 
@@ -164,19 +165,20 @@ class PlanCache:
     Parameters
     ----------
     backend : fastnn.backend.Backend
-    layers, layer_weights : list
-        The network's layers and, per layer, its weight views by name.
+    fuse_layers : callable
+        Returns the network's ``Fusion`` for ``loss`` (``fastnn.fusion.fuse``
+        bound to its layers and weights).
     loss : str or None
         The canonical loss name.
-    input_dim, output_dim : int
+    input_dim : int
     dtype : numpy dtype
     """
 
-    def __init__(self, backend, layers, layer_weights, loss, input_dim, output_dim, dtype):
+    def __init__(self, backend, fuse_layers: Callable[[], Fusion], loss, input_dim, dtype):
         self.backend = backend
-        self.layers, self.layer_weights = layers, layer_weights
+        self.fuse_layers = fuse_layers
         self.loss = loss
-        self.input_dim, self.output_dim = input_dim, output_dim
+        self.input_dim = input_dim
         self.dtype = dtype
         self.fusion: Fusion | None = None
         self._plans: dict[tuple[int, bool], Plan] = {}
@@ -187,7 +189,7 @@ class PlanCache:
         plan = self._plans.get(key)
         if plan is None:
             if self.fusion is None:
-                self.fusion = fuse(self.layers, self.layer_weights, self.loss, self.output_dim)
+                self.fusion = self.fuse_layers()
             plan = make_plan(
                 self.backend, self.fusion, self.loss, n, self.input_dim, self.dtype, training
             )

@@ -1,0 +1,223 @@
+"""The backend contract: every backend package has the same functions, and a Network needs no more.
+
+Two kinds of test:
+
+- every kernel family in ``fastnn.backend.KERNEL_MODULES`` exports the same
+  public names with the same parameter names in ``fastnn.kernels.cpu`` and in
+  ``fastnn.kernels.cuda`` (a family whose CUDA file is not written yet is
+  skipped, saying so);
+- a Network trains through a fake second backend whose buffers NumPy refuses
+  to compute on, which shows that the network, the optimizers and the
+  training loop reach their arrays only through ``backend.memory`` and the
+  kernels.
+"""
+
+import collections
+import importlib
+import importlib.util
+import inspect
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastnn.network
+from fastnn import BatchNormalization, Dense, Network
+from fastnn.backend import KERNEL_MODULES, Backend, get_backend
+from fastnn.optimizers import Adam
+
+CUDA_DIR = Path(importlib.util.find_spec("fastnn.kernels").submodule_search_locations[0]) / "cuda"
+
+
+def public_signatures(module) -> dict:
+    """``name -> parameter names`` of the module's ``__all__``, else of its public callables."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and callable(value)
+            and getattr(value, "__module__", None) == module.__name__
+        ]
+    signatures = {}
+    for name in names:
+        value = getattr(module, name)
+        try:
+            signatures[name] = tuple(inspect.signature(value).parameters)
+        except (TypeError, ValueError):  # a callable without a signature: compare the name only
+            signatures[name] = None
+    return signatures
+
+
+@pytest.mark.parametrize("family", KERNEL_MODULES)
+def test_cpu_and_cuda_export_the_same_functions(family):
+    # Checked on the file, so that a family not written yet is skipped without
+    # importing numba.cuda.
+    if not (CUDA_DIR / f"{family}.py").is_file():
+        pytest.skip(f"fastnn.kernels.cuda.{family} not written yet")
+    cpu = importlib.import_module(f"fastnn.kernels.cpu.{family}")
+    cuda = importlib.import_module(f"fastnn.kernels.cuda.{family}")
+    cpu_signatures, cuda_signatures = public_signatures(cpu), public_signatures(cuda)
+    assert sorted(cuda_signatures) == sorted(cpu_signatures)
+    for name, parameters in cpu_signatures.items():
+        assert cuda_signatures[name] == parameters, name
+
+
+def test_public_signatures_sees_kernels_and_plain_functions():
+    # The comparison above is only as good as this listing: njit kernels and
+    # plain functions both appear, with their parameter names.
+    memory = public_signatures(importlib.import_module("fastnn.kernels.cpu.memory"))
+    assert memory["gather_rows"] == ("src", "index", "out")
+    metrics = public_signatures(importlib.import_module("fastnn.kernels.cpu.metrics"))
+    assert metrics == {
+        "count_correct_classes": ("logits", "labels", "out"),
+        "count_correct_binary": ("logits", "targets", "out"),
+    }
+
+
+# ------------------------------------------------------------ a fake second backend
+
+
+class DeviceArray(np.ndarray):
+    """Stands for a buffer on another device: NumPy refuses to compute on it or read it.
+
+    Kernels take it (Numba sees an ordinary array); views by slicing and
+    ``reshape`` are allowed, as they are on a CUDA device array.  Everything
+    else raises, so a NumPy call on a buffer anywhere outside the fake
+    ``memory`` module fails the test that runs it.
+    """
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raise AssertionError(f"numpy.{ufunc.__name__} on a device buffer")
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise AssertionError(f"numpy.{func.__name__} on a device buffer")
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)) and self.ndim == 1:
+            raise AssertionError("reading an element of a device buffer")
+        return super().__getitem__(index)
+
+    def __setitem__(self, index, value):
+        raise AssertionError("writing into a device buffer with NumPy")
+
+    def _refuse(self, *args, **kwargs):
+        raise AssertionError("a NumPy method on a device buffer")
+
+    copy = fill = astype = tolist = item = sum = __array__ = __float__ = _refuse
+
+
+def _plain(a):
+    return a.view(np.ndarray) if isinstance(a, np.ndarray) else a
+
+
+def fake_backend(calls: collections.Counter) -> Backend:
+    """The CPU kernels on ``DeviceArray`` buffers, with a memory module that counts its calls."""
+    cpu = get_backend("cpu")
+    m = cpu.memory
+
+    def device(a):
+        return a.view(DeviceArray)
+
+    functions = {
+        "empty": lambda shape, dtype: device(m.empty(shape, dtype)),
+        "zeros": lambda shape, dtype: device(m.zeros(shape, dtype)),
+        "fill": lambda out, value: m.fill(_plain(out), value),
+        "copy": lambda src, out: m.copy(_plain(src), _plain(out)),
+        "gather_rows": lambda src, index, out: m.gather_rows(
+            _plain(src), _plain(index), _plain(out)
+        ),
+        "read_scalar": lambda a, index: m.read_scalar(_plain(a), index),
+        "to_host": lambda a: m.to_host(_plain(a)),
+        "from_host": lambda a: device(m.from_host(_plain(a))),
+        "all_finite": lambda a: m.all_finite(_plain(a)),
+    }
+    memory = types.ModuleType("fake_memory")
+    for name, function in functions.items():
+
+        def counted(*args, _name=name, _function=function):
+            calls[_name] += 1
+            return _function(*args)
+
+        setattr(memory, name, counted)
+    reduce = types.ModuleType("fake_reduce")
+    reduce.__dict__.update(vars(cpu.reduce))
+    reduce.reduction_workspace = lambda n_rows, n_cols: device(
+        cpu.reduce.reduction_workspace(n_rows, n_cols)
+    )
+    families = {family: getattr(cpu, family) for family in KERNEL_MODULES}
+    return Backend(name="fake", **{**families, "memory": memory, "reduce": reduce})
+
+
+def _network(seed=0):
+    model = Network(
+        [Dense(16, "relu", input_dim=5), BatchNormalization(), Dense(3, "softmax")], seed=seed
+    )
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="cross_entropy", metrics=["accuracy"])
+    return model
+
+
+def test_device_array_refuses_numpy():
+    buffer = np.zeros(3).view(DeviceArray)
+    for attempt in (
+        lambda: np.copyto(buffer, 1.0),
+        lambda: buffer + 1,
+        lambda: buffer.copy(),
+        lambda: float(buffer[0]),
+        lambda: np.take(np.arange(3.0), [0, 1, 2], out=buffer),
+    ):
+        with pytest.raises(AssertionError, match="device buffer"):
+            attempt()
+
+
+def test_network_trains_through_a_second_backend(monkeypatch, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((70, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 70)
+    reference = _network()
+    calls = collections.Counter()
+    backend = fake_backend(calls)
+    monkeypatch.setattr(fastnn.network, "get_backend", lambda device: backend)
+    model = _network()
+    assert model.device == "fake" and isinstance(model._params, DeviceArray)
+    # The first fit allocates the plans of batch sizes 32 and 6; the second
+    # reuses them.
+    histories = []
+    for network in (reference, model):
+        network.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        calls.clear()
+        histories.append(network.fit(x, y, epochs=2, batch_size=32, verbose=0).history)
+    # What crossed the memory module in the second fit: x, y and each epoch's
+    # order uploaded once; per step two row gathers, the state backup, and two
+    # scalars read back (the loss and the correct count); nothing else.
+    steps = 2 * 3
+    assert calls == {
+        "from_host": 2 + 2,
+        "gather_rows": 2 * steps,
+        "copy": steps,
+        "read_scalar": 2 * steps,
+    }
+    # The same kernels on the same data: the same bits as on the CPU backend.
+    assert histories[0] == histories[1]
+    for got, want in zip(model.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+    # The other entry points run through it too, with the same results.
+    assert model.train_on_batch(x[:10], y[:10]) == reference.train_on_batch(x[:10], y[:10])
+    np.testing.assert_array_equal(model.predict(x), reference.predict(x))
+    assert model.evaluate(x, y) == reference.evaluate(x, y)
+    for network in (model, reference):
+        network.forward(x[:8], training=True)
+    assert model.backward(y[:8]) == reference.backward(y[:8])
+    for got, want in zip(model.get_gradients(), reference.get_gradients(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    model.step()
+    reference.step()
+    model.set_weights(model.get_weights())
+    model.save(tmp_path / "fake.npz")
+    loaded = Network.load(tmp_path / "fake.npz")
+    assert loaded.device == "fake"
+    for got, want in zip(loaded.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
