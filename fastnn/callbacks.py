@@ -33,6 +33,7 @@ class History:
         self.params = params
 
     def append(self, epoch: int, logs: dict) -> None:
+        """Record epoch ``epoch``'s logs (one value per key)."""
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
@@ -73,6 +74,7 @@ class Progress:
     def update(
         self, step: int, seen: int, total_loss: float, total_correct: float, metrics
     ) -> None:
+        """Redraw the bar after ``step`` steps and ``seen`` samples (at most every 0.1 s)."""
         if not self.bar or time.perf_counter() - self.last_draw < 0.1:
             return
         self.last_draw = time.perf_counter()
@@ -82,6 +84,7 @@ class Progress:
         self._draw(step, seen, logs, "")
 
     def end(self, logs: dict) -> None:
+        """Finish the epoch: the full bar, or its one line, with the epoch's ``logs``."""
         if self.verbose == 0:
             return
         if self.bar:

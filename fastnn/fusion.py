@@ -124,6 +124,48 @@ class _Op:
         """
         return LINEAR
 
+    def bind_forward(self, backend, x, training: bool) -> Forward:
+        """Allocate this op's output for the input buffer ``x`` and bind its forward kernel.
+
+        Parameters
+        ----------
+        backend : fastnn.backend.Backend
+            Allocates the buffers (``backend.memory``) and provides the kernel.
+        x : array, shape (n, n_in)
+            The previous op's output (or the plan's input batch).
+        training : bool
+            Bind the training-mode kernel (BatchNormalization: batch statistics).
+
+        Returns
+        -------
+        Forward
+            The call, the output buffer, and the buffers ``bind_backward``
+            reads (``None`` in inference mode where backward never runs).
+        """
+        raise NotImplementedError
+
+    def bind_backward(self, backend, saved, dy, need_dx: bool) -> Backward:
+        """Bind this op's backward kernel from the buffers its forward saved.
+
+        Parameters
+        ----------
+        backend : fastnn.backend.Backend
+        saved : NamedTuple
+            What ``bind_forward`` returned as ``saved``.
+        dy : array
+            Gradient of the loss with respect to this op's output; the kernel
+            may overwrite it.
+        need_dx : bool
+            Whether the gradient of the input is needed (False for the first
+            op; a kernel may then skip computing it).
+
+        Returns
+        -------
+        Backward
+            The call and the buffer that receives the gradient of the input.
+        """
+        raise NotImplementedError
+
 
 class DenseOp(_Op):
     """``y = act(x @ W + b)`` in one kernel; ``code`` is the activation fused into it."""

@@ -121,11 +121,9 @@ def load(network_class, path, device: str | None = None):
 
     Raises
     ------
-    FileNotFoundError
-        No file at ``path``.
-    ValueError
-        The file is not a fastnn network file, is truncated or corrupt, or
-        its arrays do not fit its architecture.
+    FileNotFoundError, ValueError
+        As ``Network.load`` says: no file, or not a readable fastnn network
+        file whose arrays fit its architecture.
     """
     path = os.fspath(path)
     meta, arrays = _read(path)
