@@ -441,16 +441,16 @@ def test_functional_and_reference_export_the_same_names():
     [
         (
             "batch_norm_forward_train",
-            "x gamma beta running_mean running_var momentum epsilon pre_code post_code alpha "
-            "a y mean invstd work",
+            "x gamma beta running_mean running_var momentum epsilon pre_code post_code "
+            "negative_slope a y mean invstd work",
         ),
         (
             "batch_norm_forward_infer",
-            "x gamma beta running_mean running_var epsilon pre_code post_code alpha y",
+            "x gamma beta running_mean running_var epsilon pre_code post_code negative_slope y",
         ),
         (
             "batch_norm_backward",
-            "dy a y gamma mean invstd pre_code post_code alpha dx dgamma dbeta work",
+            "dy a y gamma mean invstd pre_code post_code negative_slope dx dgamma dbeta work",
         ),
     ],
 )

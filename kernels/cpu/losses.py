@@ -1,5 +1,9 @@
 """Loss kernels: the loss value and its gradient in one pass over the data.
 
+Responsibility: looping the per-element losses of ``fastnn.kernels.scalar``
+(``logistic_loss_and_sigmoid``, ``squared_error``) and the row-wise softmax
+cross-entropy over a batch, and reducing the loss deterministically.
+
 Each kernel reads its inputs once, writes the gradient of the *mean* loss into a
 preallocated array and the mean loss into ``loss_out`` (float64, shape ``(1,)``).
 
@@ -24,24 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from fastnn.kernels.cpu.reduce import BLOCK_ROWS
-
-
-@njit(cache=True, error_model="numpy")
-def logistic_loss_and_sigmoid(z, t):
-    """``(max(z, 0) - z t + log(1 + exp(-|z|)), sigmoid(z))`` from one exponential.
-
-    The first value is the binary cross-entropy of target ``t`` against
-    ``sigmoid(z)``, written so that no term overflows for any finite ``z``.
-    ``log(1 + e)`` stands for ``log1p(e)``: glibc's ``log1p`` costs about three
-    ``log`` calls, and with ``0 < e <= 1`` the difference is an absolute error
-    below ``2**-52`` per element, so only a loss already below ~1e-16 loses
-    relative precision.
-    """
-    e = math.exp(-abs(z))
-    loss = max(z, 0.0) - z * t + math.log(1.0 + e)
-    if z >= 0:
-        return loss, 1.0 / (1.0 + e)
-    return loss, e / (1.0 + e)
+from fastnn.kernels.scalar import logistic_loss_and_sigmoid, squared_error
 
 
 @njit(cache=True, error_model="numpy")
@@ -187,8 +174,8 @@ def _mean_squared_error_rows(pred, targets, dpred, start, stop):
     total = 0.0
     for i in range(start, stop):
         for j in range(k):
-            diff = np.float64(pred[i, j]) - np.float64(targets[i, j])
-            total += diff * diff
+            loss, diff = squared_error(pred[i, j], targets[i, j])
+            total += loss
             dpred[i, j] = diff * grad_scale
     return total
 
