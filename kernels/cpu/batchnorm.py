@@ -1,5 +1,10 @@
 """Batch normalization over the batch axis, optionally fused with a pointwise activation.
 
+Responsibility: the loops and the deterministic reductions of batch
+normalization on the CPU.  The per-column constants and the per-element
+affine step and its gradient are the ``batch_norm_*`` functions of
+``fastnn.kernels.scalar``, shared with every backend.
+
 One kernel family serves three layer placements, selected by two activation
 codes from ``fastnn.kernels.scalar``:
 
@@ -32,15 +37,32 @@ the activation code is a compile-time constant (otherwise the switch inside
 on the code once and call an ``inline="always"`` loop with a literal code for
 linear, relu and leaky relu.  Sigmoid and tanh call libm per element and do
 not vectorize anyway; they share the generic loop.
-"""
 
-import math
+References
+----------
+S. Ioffe, C. Szegedy, "Batch normalization: accelerating deep network
+training by reducing internal covariate shift", ICML 2015.
+"""
 
 import numpy as np
 from numba import njit, prange
 
 from fastnn.kernels.cpu.reduce import BLOCK_ROWS, combine_blocks
-from fastnn.kernels.scalar import LEAKY_RELU, LINEAR, RELU, activate, activate_grad
+from fastnn.kernels.scalar import (
+    LEAKY_RELU,
+    LINEAR,
+    RELU,
+    activate,
+    activate_grad,
+    batch_norm_affine,
+    batch_norm_grad_columns,
+    batch_norm_grad_input,
+    batch_norm_infer,
+    batch_norm_infer_scale,
+    batch_norm_invstd,
+    batch_norm_scale_shift,
+    moving_average,
+)
 
 #: Below this many elements a pass runs on the calling thread.  Starting a
 #: parallel region costs about 1.5 us on an idle 2-core machine, but on a
@@ -79,7 +101,9 @@ def _normalize_rows(a, lo, hi, scale, shift, code, negative_slope, y):
         a_row = a[i]
         y_row = y[i]
         for j in range(m):
-            y_row[j] = activate(a_row[j] * scale[j] + shift[j], code, negative_slope)
+            y_row[j] = activate(
+                batch_norm_affine(a_row[j], scale[j], shift[j]), code, negative_slope
+            )
 
 
 @njit(inline="always")
@@ -90,7 +114,7 @@ def _infer_rows(x, lo, hi, stats, pre_code, post_code, negative_slope, y):
     # holds the per-column scale gamma / sqrt(var + eps) and is computed last.
     scale = y[lo]
     for j in range(m):
-        scale[j] = gamma[j] / math.sqrt(running_var[j] + epsilon)
+        scale[j] = batch_norm_infer_scale(gamma[j], running_var[j], epsilon)
     count = hi - lo
     for k in range(1, count + 1):
         i = lo + k % count  # rows lo + 1, ..., hi - 1, then lo
@@ -100,7 +124,7 @@ def _infer_rows(x, lo, hi, stats, pre_code, post_code, negative_slope, y):
             s = scale[j]  # read before y[lo, j] is overwritten
             # a = f_pre(x) goes through y_row to be rounded as the training kernel stores it.
             y_row[j] = activate(np.float64(x_row[j]), pre_code, negative_slope)
-            z = (np.float64(y_row[j]) - running_mean[j]) * s + beta[j]
+            z = batch_norm_infer(np.float64(y_row[j]), running_mean[j], s, beta[j])
             y_row[j] = activate(z, post_code, negative_slope)
 
 
@@ -128,9 +152,10 @@ def _dx_rows(dy, a, y, lo, hi, columns, pre_code, post_code, negative_slope, dx)
         dx_row = dx[i]
         for j in range(m):
             g = dy_row[j] * activate_grad(np.float64(y_row[j]), post_code, negative_slope)
-            d = g - a_row[j] * coef[j] + offset[j]
             slope = activate_grad(np.float64(a_row[j]), pre_code, negative_slope)
-            dx_row[j] = slope * d * gamma[j] * invstd[j]
+            dx_row[j] = batch_norm_grad_input(
+                g, a_row[j], coef[j], offset[j], gamma[j], invstd[j], slope
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -340,13 +365,12 @@ def batch_norm_forward_train(
     for j in range(m):
         batch_mean = shift[j]
         var = scale[j] / n
-        s = 1.0 / math.sqrt(var + epsilon)
+        s = batch_norm_invstd(var, epsilon)
         mean[j] = batch_mean
         invstd[j] = s
-        running_mean[j] = momentum * running_mean[j] + (1.0 - momentum) * batch_mean
-        running_var[j] = momentum * running_var[j] + (1.0 - momentum) * var
-        scale[j] = gamma[j] * s
-        shift[j] = beta[j] - batch_mean * scale[j]
+        running_mean[j] = moving_average(running_mean[j], batch_mean, momentum)
+        running_var[j] = moving_average(running_var[j], var, momentum)
+        scale[j], shift[j] = batch_norm_scale_shift(gamma[j], beta[j], batch_mean, s)
     if n * m < PARALLEL_MIN_SIZE:
         for b in range(nb):
             _normalize_block(a, b, scale, shift, post_code, negative_slope, y)
@@ -439,10 +463,9 @@ def batch_norm_backward(
     coef = work[1, 0]
     for j in range(m):
         s = np.float64(invstd[j])
-        dbeta[j] = offset[j]
-        dgamma[j] = coef[j] * s
-        coef[j] *= s * s / n
-        offset[j] = mean[j] * coef[j] - offset[j] / n
+        dbeta[j], dgamma[j], coef[j], offset[j] = batch_norm_grad_columns(
+            offset[j], coef[j], mean[j], s, n
+        )
     columns = (gamma, invstd, offset, coef)
     if n * m < PARALLEL_MIN_SIZE:
         for b in range(nb):
