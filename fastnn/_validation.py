@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from fastnn.kernels.scalar import ACTIVATIONS
+from fastnn.kernels.scalar import ACTIVATIONS, Activation
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -100,8 +100,12 @@ def check_finite_scalar(name: str, value, *, low=None, high=None, low_open=False
     return value
 
 
-def activation_code(name: str, *, allow_softmax: bool = True) -> int:
-    """Kernel code for an activation name (``None`` means linear)."""
+def activation_code(name: str, *, allow_softmax: bool = True) -> Activation:
+    """The ``Activation`` code for an activation name (``None`` means linear).
+
+    An ``IntEnum``, so it equals the plain-int code the kernels take; callers
+    pass ``int(code)`` to a kernel so that Numba compiles one specialization.
+    """
     if name is None:
         name = "linear"
     if not isinstance(name, str):
@@ -109,4 +113,4 @@ def activation_code(name: str, *, allow_softmax: bool = True) -> int:
     valid = [n for n in ACTIVATIONS if allow_softmax or n != "softmax"]
     if name not in valid:
         raise ValueError(f"activation must be one of {valid}, got {name!r}")
-    return ACTIVATIONS[name]
+    return Activation(ACTIVATIONS[name])
