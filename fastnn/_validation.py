@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from fastnn.kernels.scalar import ACTIVATIONS
+from fastnn.kernels.scalar import ACTIVATIONS, Activation
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -85,6 +85,47 @@ def check_out(name: str, out, shape: tuple, dtype) -> np.ndarray:
     return out
 
 
+def check_device_out(name: str, out, shape: tuple, dtype, *, device: str = "cuda"):
+    """Check a caller-provided output array on a GPU, as ``check_out`` does on the host.
+
+    Any object exposing ``__cuda_array_interface__`` (Numba device arrays,
+    CuPy arrays, PyTorch CUDA tensors) is accepted; its exact shape, dtype,
+    C-contiguity and writeability are read from that interface, without
+    touching the data.
+
+    Raises
+    ------
+    TypeError
+        ``out`` is not a GPU array, or has the wrong dtype.
+    ValueError
+        The wrong shape, not C-contiguous, or read-only.
+    """
+    interface = getattr(out, "__cuda_array_interface__", None)
+    if interface is None:
+        raise TypeError(
+            f"{name} must be a GPU array (an object with __cuda_array_interface__) for "
+            f"device={device!r}, got {type(out).__name__}"
+        )
+    got_dtype = np.dtype(interface["typestr"])
+    if got_dtype != np.dtype(dtype):
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {got_dtype}")
+    got_shape = tuple(interface["shape"])
+    if got_shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {got_shape}")
+    strides = interface.get("strides")
+    if strides is not None:
+        expected, step = [], got_dtype.itemsize
+        for extent in reversed(got_shape):
+            expected.append(step)
+            step *= extent
+        # Strides of dimensions of length 1 do not matter for contiguity.
+        if any(s != e for s, e, n in zip(strides, expected[::-1], got_shape, strict=True) if n > 1):
+            raise ValueError(f"{name} must be C-contiguous")
+    if interface["data"][1]:
+        raise ValueError(f"{name} must be writeable")
+    return out
+
+
 def check_finite_scalar(name: str, value, *, low=None, high=None, low_open=False) -> float:
     """Return ``value`` as a float if it is a finite real number within the bounds."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -100,8 +141,12 @@ def check_finite_scalar(name: str, value, *, low=None, high=None, low_open=False
     return value
 
 
-def activation_code(name: str, *, allow_softmax: bool = True) -> int:
-    """Kernel code for an activation name (``None`` means linear)."""
+def activation_code(name: str, *, allow_softmax: bool = True) -> Activation:
+    """The ``Activation`` code for an activation name (``None`` means linear).
+
+    An ``IntEnum``, so it equals the plain-int code the kernels take; callers
+    pass ``int(code)`` to a kernel so that Numba compiles one specialization.
+    """
     if name is None:
         name = "linear"
     if not isinstance(name, str):
@@ -109,4 +154,4 @@ def activation_code(name: str, *, allow_softmax: bool = True) -> int:
     valid = [n for n in ACTIVATIONS if allow_softmax or n != "softmax"]
     if name not in valid:
         raise ValueError(f"activation must be one of {valid}, got {name!r}")
-    return ACTIVATIONS[name]
+    return Activation(ACTIVATIONS[name])

@@ -1,12 +1,21 @@
 """Weight initializers drawn from a counter-based generator (Philox4x32-10).
 
+Responsibility: the initializers' names, fans and parameters, validated,
+turned into one call of the backend's fill kernels.
+
 Every random initializer is ``name(shape, ..., *, seed, stream=0, dtype=None,
-out=None)`` and returns an array of ``shape``.  Element ``i`` (C order) is a
-function of ``(seed, stream, i)`` and the dtype alone, so the same seed gives
-bitwise the same weights on any number of threads, and a tensor filled in
-pieces equals one filled at once; give each tensor of a network its own
-``stream`` (or seed).  The kernels live in ``fastnn.kernels.cpu.init``; the
-generator and the transforms in ``fastnn.kernels.scalar``.
+out=None, device="cpu")`` and returns an array of ``shape``.  Element ``i``
+(C order) is a function of ``(seed, stream, i)`` and the dtype alone, so the
+same seed gives bitwise the same weights on any number of threads, and a
+tensor filled in pieces equals one filled at once; give each tensor of a
+network its own ``stream`` (or seed).
+
+``device`` picks the backend (``fastnn.backend.get_backend``): ``"cpu"``
+returns a NumPy array; ``"cuda"`` a device array filled on the GPU by the same
+generator (``out`` may then be any GPU array exposing
+``__cuda_array_interface__``).  The kernels are the backend's ``init`` module;
+the generator and the transforms are in ``fastnn.kernels.scalar``, shared by
+both.
 
 Conventions
 -----------
@@ -39,8 +48,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fastnn._validation import FLOAT_DTYPES, check_finite_scalar, check_out
-from fastnn.kernels.cpu import init as _kernels
+from fastnn._validation import FLOAT_DTYPES, check_device_out, check_finite_scalar, check_out
+from fastnn.backend import get_backend
 
 __all__ = [
     "zeros",
@@ -108,8 +117,15 @@ def _check_uint64(name: str, value) -> np.uint64:
 def _resolve_dtype(dtype, out) -> np.dtype:
     """float32 unless ``dtype`` or ``out`` says otherwise; both must agree."""
     if dtype is None:
-        if isinstance(out, np.ndarray) and out.dtype in FLOAT_DTYPES:
-            return out.dtype
+        # Any array on any device (NumPy, Numba, CuPy, torch) has a ``dtype``;
+        # compared only when present, as NumPy reads ``dtype == None`` as float64.
+        out_dtype = getattr(out, "dtype", None)
+        if out_dtype is not None:
+            try:
+                if np.dtype(out_dtype) in FLOAT_DTYPES:
+                    return np.dtype(out_dtype)
+            except TypeError:
+                pass
         return np.dtype(np.float32)
     try:
         resolved = np.dtype(dtype)
@@ -120,15 +136,22 @@ def _resolve_dtype(dtype, out) -> np.dtype:
     return resolved
 
 
-def _output(shape, dtype, out) -> tuple[np.ndarray, np.ndarray]:
-    """Validated ``(array, flat view)``: ``out`` if given, else a new array."""
+def _output(shape, dtype, out, device):
+    """Validated ``(init kernels, array, flat view)``: ``out`` if given, else a new array.
+
+    ``out`` must live on ``device``: a NumPy array on the CPU, a GPU array
+    (``__cuda_array_interface__``) on CUDA.
+    """
+    backend = get_backend(device)
     shape = _check_shape(shape)
     dtype = _resolve_dtype(dtype, out)
     if out is None:
-        array = np.empty(shape, dtype=dtype)
-    else:
+        array = backend.memory.empty(shape, dtype)
+    elif backend.name == "cpu":
         array = check_out("out", out, shape, dtype)
-    return array, array.reshape(-1)
+    else:
+        array = check_device_out("out", out, shape, dtype, device=backend.name)
+    return backend.init, array, array.reshape(-1)
 
 
 def _check_bound(names: str, magnitude: float, dtype: np.dtype) -> None:
@@ -163,7 +186,7 @@ def compute_fans(shape) -> tuple[int, int]:
 # --- basic initializers ---------------------------------------------------------------
 
 
-def constant(shape, value, *, seed=None, stream=0, dtype=None, out=None) -> np.ndarray:
+def constant(shape, value, *, seed=None, stream=0, dtype=None, out=None, device="cpu"):
     """Every element equal to ``value``.
 
     Breaks no symmetry: every unit of a layer computes the same function and
@@ -181,39 +204,47 @@ def constant(shape, value, *, seed=None, stream=0, dtype=None, out=None) -> np.n
         Default float32, or ``out.dtype`` when ``out`` is given.
     out : ndarray, optional
         C-contiguous, writeable, of ``shape`` and ``dtype``; filled and returned.
+        With ``device="cuda"``, any GPU array exposing ``__cuda_array_interface__``.
+    device : {"cpu", "cuda", "auto"}
+        Where the array lives (``fastnn.backend.get_backend``); default ``"cpu"``.
 
     Returns
     -------
     ndarray of ``shape``
+        A NumPy array on the CPU, a device array on CUDA.
 
     Raises
     ------
     TypeError
-        Non-integer shape, non-float dtype, non-real value, wrong ``out`` dtype.
+        Non-integer shape, non-float dtype, non-real value, wrong ``out`` dtype,
+        an ``out`` that does not live on ``device``, a non-string ``device``.
     ValueError
-        Empty or non-positive shape, non-finite value, wrong ``out`` shape.
+        Empty or non-positive shape, non-finite value, wrong ``out`` shape,
+        an unknown ``device``.
+    RuntimeError
+        ``device="cuda"`` where CUDA cannot run (the message says why).
     """
-    array, flat = _output(shape, dtype, out)
+    kernels, array, flat = _output(shape, dtype, out, device)
     value = check_finite_scalar("value", value)
     _check_bound("value", abs(value), array.dtype)
-    _kernels.fill_constant(flat, value)
+    kernels.fill_constant(flat, value)
     return array
 
 
-def zeros(shape, *, seed=None, stream=0, dtype=None, out=None) -> np.ndarray:
+def zeros(shape, *, seed=None, stream=0, dtype=None, out=None, device="cpu"):
     """All zeros: the right start for biases, the classic failure for weights.
 
     See ``constant`` (``value=0``) for the parameters.
     """
-    return constant(shape, 0.0, dtype=dtype, out=out)
+    return constant(shape, 0.0, dtype=dtype, out=out, device=device)
 
 
-def ones(shape, *, seed=None, stream=0, dtype=None, out=None) -> np.ndarray:
+def ones(shape, *, seed=None, stream=0, dtype=None, out=None, device="cpu"):
     """All ones (e.g. a batch-norm scale).  See ``constant`` for the parameters."""
-    return constant(shape, 1.0, dtype=dtype, out=out)
+    return constant(shape, 1.0, dtype=dtype, out=out, device=device)
 
 
-def normal(shape, std, mean=0.0, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+def normal(shape, std, mean=0.0, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """Normal draws: ``W ~ N(mean, std**2)``.
 
     Parameters
@@ -228,7 +259,7 @@ def normal(shape, std, mean=0.0, *, seed, stream=0, dtype=None, out=None) -> np.
         In [0, 2**64).  Required: the point is reproducibility.
     stream : int
         In [0, 2**64); distinct streams give independent draws under one seed.
-    dtype, out
+    dtype, out, device
         As in ``constant``.
 
     Returns
@@ -249,17 +280,17 @@ def normal(shape, std, mean=0.0, *, seed, stream=0, dtype=None, out=None) -> np.
     at most 5.77 (float32) or 8.57 (float64); the float32 tail beyond 5.77
     has probability 8e-9.
     """
-    array, flat = _output(shape, dtype, out)
+    kernels, array, flat = _output(shape, dtype, out, device)
     std = check_finite_scalar("std", std, low=0.0)
     mean = check_finite_scalar("mean", mean)
     _check_bound("mean/std", abs(mean) + _MAX_NORMAL_Z * std, array.dtype)
     seed = _check_uint64("seed", seed)
     stream = _check_uint64("stream", stream)
-    _kernels.fill_normal(flat, seed, stream, 0, mean, std)
+    kernels.fill_normal(flat, seed, stream, 0, mean, std)
     return array
 
 
-def truncated_normal(shape, std, mean=0.0, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+def truncated_normal(shape, std, mean=0.0, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """Normal draws truncated to ``mean +- 2 std`` (Keras ``TruncatedNormal``).
 
     ``std`` is the standard deviation of the normal *before* truncation, so
@@ -276,19 +307,19 @@ def truncated_normal(shape, std, mean=0.0, *, seed, stream=0, dtype=None, out=No
     stays a function of ``(seed, stream, i)``.  Rounding never takes a value
     outside ``mean +- 2 std``.
     """
-    array, flat = _output(shape, dtype, out)
+    kernels, array, flat = _output(shape, dtype, out, device)
     std = check_finite_scalar("std", std, low=0.0)
     mean = check_finite_scalar("mean", mean)
     _check_bound("mean/std", abs(mean) + 2.0 * std, array.dtype)
     seed = _check_uint64("seed", seed)
     stream = _check_uint64("stream", stream)
-    _kernels.fill_truncated_normal(flat, seed, stream, 0, mean, std)
+    kernels.fill_truncated_normal(flat, seed, stream, 0, mean, std)
     return array
 
 
 def uniform(
-    shape, limit=None, *, low=None, high=None, seed, stream=0, dtype=None, out=None
-) -> np.ndarray:
+    shape, limit=None, *, low=None, high=None, seed, stream=0, dtype=None, out=None, device="cpu"
+):
     """Uniform draws on ``[-limit, limit]``, or on ``[low, high]``.
 
     Parameters
@@ -299,7 +330,7 @@ def uniform(
         ``low`` and ``high``.
     low, high : float, optional
         Finite, ``low <= high``.
-    seed, stream, dtype, out
+    seed, stream, dtype, out, device
         As in ``normal``.
 
     Returns
@@ -319,7 +350,7 @@ def uniform(
     of the range, so a symmetric range gives an exactly symmetric, zero-mean
     distribution; rounding never leaves ``[low, high]``.
     """
-    array, flat = _output(shape, dtype, out)
+    kernels, array, flat = _output(shape, dtype, out, device)
     if limit is not None:
         if low is not None or high is not None:
             raise TypeError("give either limit or low and high, not both")
@@ -333,7 +364,7 @@ def uniform(
     _check_bound("low/high", max(abs(low), abs(high)), array.dtype)
     seed = _check_uint64("seed", seed)
     stream = _check_uint64("stream", stream)
-    _kernels.fill_uniform(flat, seed, stream, 0, low, high)
+    kernels.fill_uniform(flat, seed, stream, 0, low, high)
     return array
 
 
@@ -350,7 +381,8 @@ def variance_scaling(
     stream=0,
     dtype=None,
     out=None,
-) -> np.ndarray:
+    device="cpu",
+):
     r"""Draws with variance ``scale / n``, ``n`` the fan chosen by ``mode``.
 
     .. math::
@@ -372,7 +404,7 @@ def variance_scaling(
     mode : {"fan_in", "fan_out", "fan_avg"}
     distribution : {"truncated_normal", "normal", "uniform"}
         ``"untruncated_normal"`` (Keras's name) is accepted for ``"normal"``.
-    seed, stream, dtype, out
+    seed, stream, dtype, out, device
         As in ``normal``.
 
     Returns
@@ -395,7 +427,7 @@ def variance_scaling(
     fan_in, fan_out = compute_fans(shape)
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
     std = math.sqrt(scale / n)
-    kwargs = dict(seed=seed, stream=stream, dtype=dtype, out=out)
+    kwargs = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
     if distribution == "truncated_normal":
         return truncated_normal(shape, std / TRUNCATED_NORMAL_STD, **kwargs)
     if distribution == "uniform":
@@ -403,7 +435,7 @@ def variance_scaling(
     return normal(shape, std, **kwargs)
 
 
-def xavier_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+def xavier_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """Glorot/Xavier normal: ``N(0, 2 / (fan_in + fan_out))``, for tanh and sigmoid.
 
     Keeps the variance of activations (forward) and of gradients (backward)
@@ -420,24 +452,22 @@ def xavier_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
     X. Glorot, Y. Bengio, "Understanding the difficulty of training deep
     feedforward neural networks", AISTATS 2010.
     """
-    return variance_scaling(
-        shape, 1.0, "fan_avg", "normal", seed=seed, stream=stream, dtype=dtype, out=out
-    )
+    where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
+    return variance_scaling(shape, 1.0, "fan_avg", "normal", **where)
 
 
-def xavier_uniform(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+def xavier_uniform(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """Glorot/Xavier uniform: ``U(-l, l)``, ``l = sqrt(6 / (fan_in + fan_out))``, for tanh/sigmoid.
 
     Variance ``2 / (fan_in + fan_out)``; Keras's default kernel initializer.
     ``variance_scaling(shape, 1.0, "fan_avg", "uniform")``; parameters as in
     ``normal``.  Reference as ``xavier_normal``.
     """
-    return variance_scaling(
-        shape, 1.0, "fan_avg", "uniform", seed=seed, stream=stream, dtype=dtype, out=out
-    )
+    where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
+    return variance_scaling(shape, 1.0, "fan_avg", "uniform", **where)
 
 
-def he_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+def he_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """He/Kaiming normal: ``N(0, 2 / fan_in)``, for relu and leaky relu.
 
     relu zeroes half of its inputs, halving the second moment; the factor 2
@@ -451,23 +481,21 @@ def he_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
     K. He, X. Zhang, S. Ren, J. Sun, "Delving deep into rectifiers:
     surpassing human-level performance on ImageNet classification", ICCV 2015.
     """
-    return variance_scaling(
-        shape, 2.0, "fan_in", "normal", seed=seed, stream=stream, dtype=dtype, out=out
-    )
+    where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
+    return variance_scaling(shape, 2.0, "fan_in", "normal", **where)
 
 
-def he_uniform(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+def he_uniform(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """He/Kaiming uniform: ``U(-l, l)``, ``l = sqrt(6 / fan_in)``, for relu.
 
     Variance ``2 / fan_in``.  ``variance_scaling(shape, 2.0, "fan_in",
     "uniform")``; parameters as in ``normal``.  Reference as ``he_normal``.
     """
-    return variance_scaling(
-        shape, 2.0, "fan_in", "uniform", seed=seed, stream=stream, dtype=dtype, out=out
-    )
+    where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
+    return variance_scaling(shape, 2.0, "fan_in", "uniform", **where)
 
 
-def lecun_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+def lecun_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """LeCun normal: ``N(0, 1 / fan_in)``, for linear, tanh and selu layers.
 
     Unit variance of pre-activations for unit-variance inputs; the formula
@@ -479,20 +507,18 @@ def lecun_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
     Y. LeCun, L. Bottou, G. Orr, K.-R. Mueller, "Efficient BackProp", in
     Neural Networks: Tricks of the Trade, 1998.
     """
-    return variance_scaling(
-        shape, 1.0, "fan_in", "normal", seed=seed, stream=stream, dtype=dtype, out=out
-    )
+    where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
+    return variance_scaling(shape, 1.0, "fan_in", "normal", **where)
 
 
-def lecun_uniform(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+def lecun_uniform(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """LeCun uniform: ``U(-l, l)``, ``l = sqrt(3 / fan_in)``, for linear/tanh/selu.
 
     Variance ``1 / fan_in``.  ``variance_scaling(shape, 1.0, "fan_in",
     "uniform")``; parameters as in ``normal``.
     """
-    return variance_scaling(
-        shape, 1.0, "fan_in", "uniform", seed=seed, stream=stream, dtype=dtype, out=out
-    )
+    where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
+    return variance_scaling(shape, 1.0, "fan_in", "uniform", **where)
 
 
 # --- lookup by name -----------------------------------------------------------------------

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+
 
 def run_with_threads(script: str, n_threads: int, timeout: float = 300) -> str:
     """Run ``script`` in a fresh Python with ``NUMBA_NUM_THREADS=n_threads``; return its stdout.
@@ -23,3 +25,13 @@ def run_with_threads(script: str, n_threads: int, timeout: float = 300) -> str:
     if proc.returncode != 0:
         raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stderr}")
     return proc.stdout
+
+
+def on_device(backend, *arrays):
+    """Copies of host ``arrays`` on ``backend``'s device, via ``memory.from_host``."""
+    return [backend.memory.from_host(np.ascontiguousarray(a)) for a in arrays]
+
+
+def on_host(backend, *arrays):
+    """NumPy copies of ``backend`` arrays, via ``memory.to_host``."""
+    return [backend.memory.to_host(a) for a in arrays]

@@ -1,4 +1,4 @@
-"""Activation kernels and functional API against the NumPy reference."""
+"""Activation kernels (on every backend) and functional API against the NumPy reference."""
 
 import numpy as np
 import pytest
@@ -7,9 +7,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fastnn import functional, reference
+from fastnn.functional.activations import activation_args
 from fastnn.kernels.cpu import activations as kernels
-from fastnn.kernels.scalar import ACTIVATIONS
-from tests.helpers import run_with_threads
+from fastnn.kernels.scalar import ACTIVATIONS, NEGATIVE_SLOPE
+from tests.helpers import on_device, on_host, run_with_threads
 
 DTYPES = [np.float32, np.float64]
 
@@ -66,6 +67,24 @@ def check_backward(dy, y, name, params, rtol):
     assert_close(dx, expected, np.abs(dy).max(), rtol)
 
 
+def kernel_forward(backend, x, name, params):
+    """``backend``'s ``activation_forward`` kernel on a copy of ``x``; the result on the host."""
+    code, slope = activation_args(name, params)
+    (x_dev,) = on_device(backend, x)
+    y_dev = backend.memory.empty(x.shape, x.dtype)
+    backend.activations.activation_forward(x_dev, int(code), slope, y_dev)
+    return backend.memory.to_host(y_dev)
+
+
+def kernel_backward(backend, dy, y, name, params):
+    """``backend``'s ``activation_backward`` kernel; ``dx`` on the host."""
+    code, slope = activation_args(name, params)
+    dy_dev, y_dev = on_device(backend, dy, y)
+    dx_dev = backend.memory.empty(dy.shape, dy.dtype)
+    backend.activations.activation_backward(dy_dev, y_dev, int(code), slope, dx_dev)
+    return backend.memory.to_host(dx_dev)
+
+
 def random(shape, dtype, seed, scale=3.0):
     """Normal values; scale 3 reaches the saturated parts of sigmoid and tanh."""
     return (scale * np.random.default_rng(seed).standard_normal(shape)).astype(dtype)
@@ -74,33 +93,55 @@ def random(shape, dtype, seed, scale=3.0):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize(("name", "params"), CASES, ids=CASE_IDS)
-def test_forward_matches_reference(name, params, shape, dtype):
-    check_forward(random(shape, dtype, seed=1), name, params, RTOL[dtype])
+def test_forward_matches_reference(backend, name, params, shape, dtype):
+    x = random(shape, dtype, seed=1)
+    expected = reference.activation_forward(x, name, **params)
+    y = kernel_forward(backend, x, name, params)
+    assert_close(y, expected, np.abs(expected).max(), RTOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize(("name", "params"), CASES, ids=CASE_IDS)
-def test_backward_matches_reference(name, params, shape, dtype):
+def test_backward_matches_reference(backend, name, params, shape, dtype):
     # Both sides get the same y, so only the backward formulas are compared.
     y = reference.activation_forward(random(shape, dtype, seed=2), name, **params)
     dy = random(shape, dtype, seed=3)
-    check_backward(dy, y, name, params, RTOL[dtype])
+    expected = reference.activation_backward(dy, y, name, **params)
+    # As in check_backward: max|dy| bounds every term of every backward.
+    dx = kernel_backward(backend, dy, y, name, params)
+    assert_close(dx, expected, np.abs(dy).max(), RTOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_kernels_allow_aliasing(name, dtype):
+def test_kernels_allow_aliasing(backend, name, dtype):
     """y may overwrite x and dx may overwrite dy (kernel contract)."""
     code = ACTIVATIONS[name]
     x = random((130, 65), dtype, seed=4)
     dy = random((130, 65), dtype, seed=5)
-    y_expected = functional.activation_forward(x, name)
-    dx_expected = functional.activation_backward(dy, y_expected, name)
-    kernels.activation_forward(x, code, 0.2, x)
-    kernels.activation_backward(dy, x, code, 0.2, dy)
-    np.testing.assert_array_equal(x, y_expected)
-    np.testing.assert_array_equal(dy, dx_expected)
+    y_expected = kernel_forward(backend, x, name, {})
+    dx_expected = kernel_backward(backend, dy, y_expected, name, {})
+    x_dev, dy_dev = on_device(backend, x, dy)
+    backend.activations.activation_forward(x_dev, code, NEGATIVE_SLOPE, x_dev)
+    backend.activations.activation_backward(dy_dev, x_dev, code, NEGATIVE_SLOPE, dy_dev)
+    x_out, dy_out = on_host(backend, x_dev, dy_dev)
+    np.testing.assert_array_equal(x_out, y_expected)
+    np.testing.assert_array_equal(dy_out, dx_expected)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_kernels_accept_activation_enum(backend, name):
+    """A kernel given the ``Activation`` member computes what it computes for the plain int."""
+    x = random((7, 5), np.float64, seed=10)
+    code, slope = activation_args(name, {})
+    assert code == ACTIVATIONS[name] and code.name == name.upper()
+    (x_dev,) = on_device(backend, x)
+    y_dev = backend.memory.empty(x.shape, x.dtype)
+    backend.activations.activation_forward(x_dev, code, slope, y_dev)
+    np.testing.assert_array_equal(
+        backend.memory.to_host(y_dev), kernel_forward(backend, x, name, {})
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from fastnn import functional as F
 from fastnn import reference as R
 from fastnn.kernels.cpu import batchnorm as kernels
-from fastnn.kernels.cpu.reduce import BLOCK_ROWS, reduction_workspace
-from fastnn.kernels.scalar import ACTIVATIONS, LINEAR
-from tests.helpers import run_with_threads
+from fastnn.kernels.cpu.reduce import BLOCK_ROWS
+from fastnn.kernels.scalar import ACTIVATIONS, LINEAR, NEGATIVE_SLOPE
+from tests.helpers import on_device, on_host, run_with_threads
 
 DTYPES = [np.float32, np.float64]
 TOL = {
@@ -63,22 +63,75 @@ def run(module, op, activation, x, gamma, beta, running_mean, running_var, **kwa
     return forward(x, gamma, beta, running_mean, running_var, **kwargs)
 
 
+def kernel_codes(op, activation):
+    """``(pre_code, post_code, negative_slope)`` as ``functional`` passes them to the kernels."""
+    code = ACTIVATIONS[activation] if activation is not None else LINEAR
+    slope = 0.1 if activation == "leaky_relu" else NEGATIVE_SLOPE  # 0.1: as ``run`` sets
+    if op == "act_batch_norm":
+        return code, LINEAR, slope
+    return LINEAR, code, slope
+
+
+def kernel_train(backend, op, activation, x, gamma, beta, rm, rv, dy, momentum=0.99, epsilon=1e-3):
+    """Training forward and backward on ``backend``'s kernels, as ``functional`` calls them.
+
+    Returns ``(y, running_mean, running_var, dx, dgamma, dbeta)`` on the host;
+    ``rm`` and ``rv`` are not modified (the kernels update device copies).
+    """
+    pre, post, slope = kernel_codes(op, activation)
+    mem = backend.memory
+    n, m = x.shape
+    x_d, g_d, b_d, rm_d, rv_d, dy_d = on_device(backend, x, gamma, beta, rm, rv, dy)
+    a_d = x_d if pre == LINEAR else mem.empty(x.shape, x.dtype)
+    y_d, dx_d = mem.empty(x.shape, x.dtype), mem.empty(x.shape, x.dtype)
+    mean_d, invstd_d, dg_d, db_d = (mem.empty((m,), x.dtype) for _ in range(4))
+    work = backend.workspace(n, m)
+    backend.batchnorm.batch_norm_forward_train(
+        x_d, g_d, b_d, rm_d, rv_d, momentum, epsilon, pre, post, slope, a_d, y_d, mean_d,
+        invstd_d, work,
+    )  # fmt: skip
+    backend.batchnorm.batch_norm_backward(
+        dy_d, a_d, y_d, g_d, mean_d, invstd_d, pre, post, slope, dx_d, dg_d, db_d, work
+    )
+    return on_host(backend, y_d, rm_d, rv_d, dx_d, dg_d, db_d)
+
+
+def kernel_infer(backend, op, activation, x, gamma, beta, rm, rv, epsilon=1e-3):
+    """Inference forward on ``backend``'s kernels; ``y`` on the host."""
+    pre, post, slope = kernel_codes(op, activation)
+    x_d, g_d, b_d, rm_d, rv_d = on_device(backend, x, gamma, beta, rm, rv)
+    y_d = backend.memory.empty(x.shape, x.dtype)
+    backend.batchnorm.batch_norm_forward_infer(
+        x_d, g_d, b_d, rm_d, rv_d, epsilon, pre, post, slope, y_d
+    )
+    return backend.memory.to_host(y_d)
+
+
 def assert_close(actual, expected, dtype):
     assert actual.shape == expected.shape
     assert actual.dtype == expected.dtype == np.dtype(dtype)
     np.testing.assert_allclose(actual, expected, **TOL[dtype])
 
 
-def check_against_reference(op, activation, n, m, dtype, seed=0, **kwargs):
-    """Forward, running statistics and backward of fastnn equal the reference's."""
+def check_against_reference(op, activation, n, m, dtype, seed=0, backend=None, **kwargs):
+    """Forward, running statistics and backward of fastnn equal the reference's.
+
+    Through ``fastnn.functional``, or through ``backend``'s kernels when one is given.
+    """
     x, gamma, beta, rm, rv, dy = make_layer(n, m, dtype, seed)
     rm_ref, rv_ref = rm.copy(), rv.copy()
-    y, cache = run(F, op, activation, x, gamma, beta, rm, rv, **kwargs)
+    if backend is None:
+        y, cache = run(F, op, activation, x, gamma, beta, rm, rv, **kwargs)
+    else:
+        y, rm, rv, *grads = kernel_train(
+            backend, op, activation, x, gamma, beta, rm, rv, dy, **kwargs
+        )
     y_ref, cache_ref = run(R, op, activation, x, gamma, beta, rm_ref, rv_ref, **kwargs)
     assert_close(y, y_ref, dtype)
     assert_close(rm, rm_ref, dtype)
     assert_close(rv, rv_ref, dtype)
-    grads = getattr(F, f"{op}_backward")(dy, cache)
+    if backend is None:
+        grads = getattr(F, f"{op}_backward")(dy, cache)
     grads_ref = getattr(R, f"{op}_backward")(dy, cache_ref)
     for got, want in zip(grads, grads_ref, strict=True):
         assert_close(got, want, dtype)
@@ -92,17 +145,17 @@ def check_against_reference(op, activation, n, m, dtype, seed=0, **kwargs):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize(("op", "activation"), PLACEMENTS)
-def test_matches_reference(op, activation, shape, dtype):
-    check_against_reference(op, activation, *shape, dtype)
+def test_matches_reference(backend, op, activation, shape, dtype):
+    check_against_reference(op, activation, *shape, dtype, backend=backend)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("op", "activation"), PLACEMENTS)
-def test_parallel_path_matches_reference(op, activation, dtype):
+def test_parallel_path_matches_reference(backend, op, activation, dtype):
     # Small inputs run on one thread; this one is above the threshold.
     n, m = 3001, 23
     assert n * m >= kernels.PARALLEL_MIN_SIZE
-    check_against_reference(op, activation, n, m, dtype)
+    check_against_reference(op, activation, n, m, dtype, backend=backend)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -114,12 +167,13 @@ def test_large_batch_matches_reference(op, activation, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("op", "activation"), PLACEMENTS)
 @pytest.mark.parametrize("shape", [(1, 1), (70, 9), (3001, 23)], ids=str)
-def test_inference_matches_reference(op, activation, shape, dtype):
+def test_inference_matches_reference(backend, op, activation, shape, dtype):
     x, gamma, beta, rm, rv, _ = make_layer(*shape, dtype)
     saved = rm.copy(), rv.copy()
     y, _ = run(F, op, activation, x, gamma, beta, rm, rv, training=False)
     y_ref, _ = run(R, op, activation, x, gamma, beta, rm, rv, training=False)
     assert_close(y, y_ref, dtype)
+    assert_close(kernel_infer(backend, op, activation, x, gamma, beta, rm, rv), y_ref, dtype)
     np.testing.assert_array_equal(rm, saved[0])  # inference never updates them
     np.testing.assert_array_equal(rv, saved[1])
 
@@ -174,25 +228,40 @@ def test_variance_is_stable_for_a_large_offset():
     assert np.all(np.abs(naive - x.astype(np.float64).var(axis=0)) > 1e-2)
 
 
-def test_kernels_ignore_workspace_contents_and_accept_a_is_x():
+def test_kernels_ignore_workspace_contents_and_accept_a_is_x(backend):
     # Kernel level: callers pass a = x for no pre activation, and the workspace
     # holds garbage from earlier calls.
     n, m = 3 * BLOCK_ROWS + 5, 11
     x, gamma, beta, rm, rv, dy = make_layer(n, m, np.float64)
     rm_ref, rv_ref = rm.copy(), rv.copy()
-    y, mean, invstd = np.empty_like(x), np.empty(m), np.empty(m)
-    work = np.full_like(reduction_workspace(n, m), np.nan)
-    kernels.batch_norm_forward_train(
+    mem = backend.memory
+    x, gamma, beta, rm, rv, dy = on_device(backend, x, gamma, beta, rm, rv, dy)
+    y, mean, invstd = (
+        mem.empty((n, m), np.float64),
+        mem.empty((m,), np.float64),
+        mem.empty((m,), np.float64),
+    )
+    work = backend.workspace(n, m)
+    mem.fill(work, np.nan)
+    backend.batchnorm.batch_norm_forward_train(
         x, gamma, beta, rm, rv, 0.9, 1e-3, LINEAR, LINEAR, 0.0, x, y, mean, invstd, work
     )
-    y_ref, cache_ref = R.batch_norm_forward(x, gamma, beta, rm_ref, rv_ref, momentum=0.9)
-    assert_close(y, y_ref, np.float64)
-    dx, dgamma, dbeta = np.empty_like(x), np.empty(m), np.empty(m)
-    work[...] = np.nan
-    kernels.batch_norm_backward(
+    host_x, host_gamma, host_beta, host_dy = on_host(backend, x, gamma, beta, dy)
+    y_ref, cache_ref = R.batch_norm_forward(
+        host_x, host_gamma, host_beta, rm_ref, rv_ref, momentum=0.9
+    )
+    assert_close(mem.to_host(y), y_ref, np.float64)
+    dx, dgamma, dbeta = (
+        mem.empty((n, m), np.float64),
+        mem.empty((m,), np.float64),
+        mem.empty((m,), np.float64),
+    )
+    mem.fill(work, np.nan)
+    backend.batchnorm.batch_norm_backward(
         dy, x, y, gamma, mean, invstd, LINEAR, LINEAR, 0.0, dx, dgamma, dbeta, work
     )
-    for got, want in zip((dx, dgamma, dbeta), R.batch_norm_backward(dy, cache_ref), strict=True):
+    grads_ref = R.batch_norm_backward(host_dy, cache_ref)
+    for got, want in zip(on_host(backend, dx, dgamma, dbeta), grads_ref, strict=True):
         assert_close(got, want, np.float64)
 
 
@@ -441,16 +510,16 @@ def test_functional_and_reference_export_the_same_names():
     [
         (
             "batch_norm_forward_train",
-            "x gamma beta running_mean running_var momentum epsilon pre_code post_code alpha "
-            "a y mean invstd work",
+            "x gamma beta running_mean running_var momentum epsilon pre_code post_code "
+            "negative_slope a y mean invstd work",
         ),
         (
             "batch_norm_forward_infer",
-            "x gamma beta running_mean running_var epsilon pre_code post_code alpha y",
+            "x gamma beta running_mean running_var epsilon pre_code post_code negative_slope y",
         ),
         (
             "batch_norm_backward",
-            "dy a y gamma mean invstd pre_code post_code alpha dx dgamma dbeta work",
+            "dy a y gamma mean invstd pre_code post_code negative_slope dx dgamma dbeta work",
         ),
     ],
 )

@@ -1,4 +1,4 @@
-"""Dense kernels and functional API against the NumPy reference."""
+"""Dense kernels (on every backend) and functional API against the NumPy reference."""
 
 import warnings
 
@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 from numba import njit
 
 from fastnn import functional, reference
+from fastnn.functional.activations import activation_args
 from fastnn.kernels.cpu import dense as kernels
 from fastnn.kernels.cpu.reduce import BLOCK_ROWS, reduction_workspace
-from fastnn.kernels.scalar import ACTIVATIONS, TANH
-from tests.helpers import run_with_threads
+from fastnn.kernels.scalar import ACTIVATIONS, NEGATIVE_SLOPE, TANH
+from tests.helpers import on_device, on_host, run_with_threads
 from tests.test_activations import CASE_IDS, CASES, DTYPES, assert_close
 
 # The kernels' GEMMs run in SciPy's BLAS, the reference's in NumPy's: other
@@ -37,8 +38,30 @@ def random_layer(batch, n_in, n_out, dtype, seed):
     return x, W, b, dy
 
 
-def check_against_reference(x, W, b, dy, name, params, rtol):
-    y, cache = functional.dense_forward(x, W, b, name, **params)
+def kernel_dense(backend, x, W, b, dy, name, params):
+    """``backend``'s dense kernels as ``functional`` calls them; returns host arrays."""
+    code, slope = activation_args(name, params)
+    n_out = W.shape[1]
+    bias = np.zeros(n_out, x.dtype) if b is None else b
+    mem = backend.memory
+    x_dev, W_dev, b_dev, dy_dev = on_device(backend, x, W, bias, dy)
+    y_dev = mem.empty((x.shape[0], n_out), x.dtype)
+    backend.dense.dense_forward(x_dev, W_dev, b_dev, int(code), slope, y_dev)
+    dz, dx, dW, db = (mem.empty(s, x.dtype) for s in (dy.shape, x.shape, W.shape, (n_out,)))
+    work = backend.workspace(x.shape[0], n_out)
+    backend.dense.dense_backward(
+        dy_dev, x_dev, W_dev, y_dev, int(code), slope, dz, dx, dW, db, work, True
+    )
+    y, dx, dW, db = on_host(backend, y_dev, dx, dW, db)
+    return y, (dx, dW, None if b is None else db)
+
+
+def check_against_reference(x, W, b, dy, name, params, rtol, backend=None):
+    """Forward and backward of ``functional`` (or ``backend``'s kernels) against the reference."""
+    if backend is None:
+        y, cache = functional.dense_forward(x, W, b, name, **params)
+    else:
+        y, grads = kernel_dense(backend, x, W, b, dy, name, params)
     y_ref, cache_ref = reference.dense_forward(x, W, b, name, **params)
     abs_x, abs_W = np.abs(x), np.abs(W)
     z_magnitude = (abs_x @ abs_W).max() + (0 if b is None else np.abs(b).max())
@@ -46,7 +69,7 @@ def check_against_reference(x, W, b, dy, name, params, rtol):
     assert_close(y, y_ref, 2 * z_magnitude, rtol)
     # The reference's backward starts from our y: a pre-activation within
     # rounding of the relu kink must not flip the derivative between the two.
-    dx, dW, db = functional.dense_backward(dy, cache)
+    dx, dW, db = functional.dense_backward(dy, cache) if backend is None else grads
     dx_ref, dW_ref, db_ref = reference.dense_backward(dy, cache_ref._replace(y=y))
     # Bounds the terms of every dz formula (|f'| <= 1.5 here; softmax's terms are
     # y*dy and y*sum(dy*y) with 0 <= y <= 1), cancelling or not.
@@ -63,9 +86,9 @@ def check_against_reference(x, W, b, dy, name, params, rtol):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize(("name", "params"), CASES, ids=CASE_IDS)
-def test_matches_reference(name, params, shape, dtype, bias):
+def test_matches_reference(backend, name, params, shape, dtype, bias):
     x, W, b, dy = random_layer(*shape, dtype, seed=1)
-    check_against_reference(x, W, b if bias else None, dy, name, params, RTOL[dtype])
+    check_against_reference(x, W, b if bias else None, dy, name, params, RTOL[dtype], backend)
 
 
 @settings(max_examples=25, deadline=None)
@@ -142,27 +165,42 @@ def test_bias_none_and_need_dx(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_kernel_dz_may_alias_dy(name, dtype):
+def test_kernel_dz_may_alias_dy(backend, name, dtype):
     x, W, b, dy = random_layer(130, 65, 9, dtype, seed=4)
-    y, cache = functional.dense_forward(x, W, b, name)
-    dx, dW, db = functional.dense_backward(dy, cache)
-    dx_alias, dW_alias, db_alias = np.empty_like(dx), np.empty_like(dW), np.empty_like(db)
-    work = reduction_workspace(*y.shape)
-    kernels.dense_backward(
-        dy, x, W, y, ACTIVATIONS[name], 0.2, dy, dx_alias, dW_alias, db_alias, work, True
+    y, (dx, dW, db) = kernel_dense(backend, x, W, b, dy, name, {})
+    mem = backend.memory
+    dy_dev, x_dev, W_dev, y_dev = on_device(backend, dy, x, W, y)
+    dx_alias, dW_alias, db_alias = (mem.empty(a.shape, a.dtype) for a in (dx, dW, db))
+    work = backend.workspace(*y.shape)
+    backend.dense.dense_backward(
+        dy_dev,
+        x_dev,
+        W_dev,
+        y_dev,
+        ACTIVATIONS[name],
+        NEGATIVE_SLOPE,
+        dy_dev,
+        dx_alias,
+        dW_alias,
+        db_alias,
+        work,
+        True,
     )
-    for got, want in ((dx_alias, dx), (dW_alias, dW), (db_alias, db)):
+    for got, want in zip(on_host(backend, dx_alias, dW_alias, db_alias), (dx, dW, db), strict=True):
         np.testing.assert_array_equal(got, want)
 
 
-def test_kernel_need_dx_false_leaves_dx_alone():
+def test_kernel_need_dx_false_leaves_dx_alone(backend):
     x, W, b, dy = random_layer(33, 17, 5, np.float64, seed=5)
-    y, _ = functional.dense_forward(x, W, b, "relu")
-    dx = np.full_like(x, 7.0)
-    dz, dW, db = np.empty_like(y), np.empty_like(W), np.empty_like(b)
-    work = reduction_workspace(*y.shape)
-    kernels.dense_backward(dy, x, W, y, ACTIVATIONS["relu"], 0.0, dz, dx, dW, db, work, False)
-    assert (dx == 7.0).all()
+    y, _ = kernel_dense(backend, x, W, b, dy, "relu", {})
+    mem = backend.memory
+    dy_dev, x_dev, W_dev, y_dev, dx = on_device(backend, dy, x, W, y, np.full_like(x, 7.0))
+    dz, dW, db = (mem.empty(a.shape, a.dtype) for a in (y, W, b))
+    work = backend.workspace(*y.shape)
+    backend.dense.dense_backward(
+        dy_dev, x_dev, W_dev, y_dev, ACTIVATIONS["relu"], 0.0, dz, dx, dW, db, work, False
+    )
+    assert (mem.to_host(dx) == 7.0).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -16,10 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastnn.init as init
+from fastnn._validation import check_device_out
+from fastnn.backend import cuda_unavailable_reason
 from fastnn.kernels import scalar
 from fastnn.kernels.cpu import init as kernels
 from fastnn.reference import init as ref_init
-from tests.helpers import run_with_threads
+from tests.helpers import on_host, run_with_threads
 from tests.test_philox import philox4x32_py
 
 DTYPES = [np.float32, np.float64]
@@ -245,21 +247,23 @@ def block_and_slot(i, per_block):
 
 
 @pytest.mark.parametrize("offset", [0, 2**34 + 5])
-def test_uniform_float32_follows_the_documented_layout(offset):
+def test_uniform_float32_follows_the_documented_layout(backend, offset):
     # uniform on [-1, 1] returns the unit midpoint itself: (2k + 1 - 2**24) / 2**24
     # with k the top 24 bits of word `slot` of the element's block.  An offset
     # past 2**32 blocks exercises the counter's high word.
-    out = np.empty(2 * 4 * scalar.RNG_LANES + 37, np.float32)
-    kernels.fill_uniform(out, np.uint64(SEED), np.uint64(STREAM), offset, -1.0, 1.0)
+    out = backend.memory.empty((2 * 4 * scalar.RNG_LANES + 37,), np.float32)
+    backend.init.fill_uniform(out, np.uint64(SEED), np.uint64(STREAM), offset, -1.0, 1.0)
+    out = backend.memory.to_host(out)
     for k, value in enumerate(out):
         block, slot = block_and_slot(offset + k, 4)
         top = block_words(block)[slot] >> 8
         assert value == (2 * top + 1 - 2**24) / 2**24
 
 
-def test_uniform_float64_follows_the_documented_layout():
-    out = np.empty(2 * 2 * scalar.RNG_LANES + 11, np.float64)
-    kernels.fill_uniform(out, np.uint64(SEED), np.uint64(STREAM), 0, -1.0, 1.0)
+def test_uniform_float64_follows_the_documented_layout(backend):
+    out = backend.memory.empty((2 * 2 * scalar.RNG_LANES + 11,), np.float64)
+    backend.init.fill_uniform(out, np.uint64(SEED), np.uint64(STREAM), 0, -1.0, 1.0)
+    out = backend.memory.to_host(out)
     for k, value in enumerate(out):
         block, slot = block_and_slot(k, 2)
         words = block_words(block)
@@ -267,9 +271,10 @@ def test_uniform_float64_follows_the_documented_layout():
         assert value == (2 * bits + 1 - 2**53) / 2**53
 
 
-def test_normal_float32_follows_the_documented_layout():
-    out = np.empty(4 * scalar.RNG_LANES + 300, np.float32)
-    kernels.fill_normal(out, np.uint64(SEED), np.uint64(STREAM), 0, 0.0, 1.0)
+def test_normal_float32_follows_the_documented_layout(backend):
+    out = backend.memory.empty((4 * scalar.RNG_LANES + 300,), np.float32)
+    backend.init.fill_normal(out, np.uint64(SEED), np.uint64(STREAM), 0, 0.0, 1.0)
+    out = backend.memory.to_host(out)
     for k in range(0, out.size, 7):
         block, slot = block_and_slot(k, 4)
         words = block_words(block)
@@ -284,15 +289,16 @@ def test_normal_float32_follows_the_documented_layout():
 # --- reproducibility: threads, pieces, seeds and streams -----------------------------------------
 
 FILLS = {
-    "uniform": (kernels.fill_uniform, (-0.5, 2.0)),
-    "normal": (kernels.fill_normal, (0.1, 3.0)),
-    "truncated_normal": (kernels.fill_truncated_normal, (-1.0, 0.5)),
+    "uniform": ("fill_uniform", (-0.5, 2.0)),
+    "normal": ("fill_normal", (0.1, 3.0)),
+    "truncated_normal": ("fill_truncated_normal", (-1.0, 0.5)),
 }
 
 
-def fill(name, out, offset=0, seed=11, stream=2):
-    func, params = FILLS[name]
-    func(out, np.uint64(seed), np.uint64(stream), offset, *params)
+def fill(name, out, offset=0, seed=11, stream=2, init_kernels=kernels):
+    """Fill ``out`` with ``init_kernels``' kernel for ``name`` (the CPU's by default)."""
+    func_name, params = FILLS[name]
+    getattr(init_kernels, func_name)(out, np.uint64(seed), np.uint64(stream), offset, *params)
     return out
 
 
@@ -320,15 +326,16 @@ def test_bitwise_identical_on_one_and_two_threads():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(FILLS))
-def test_pieces_at_offsets_equal_the_whole(name, dtype):
+def test_pieces_at_offsets_equal_the_whole(backend, name, dtype):
     n = 9 * 1024 + 77
-    whole = fill(name, np.empty(n, dtype))
+    whole = fill(name, backend.memory.empty((n,), dtype), init_kernels=backend.init)
     # Cuts inside and on chunk boundaries (chunks are 1024 float32 or 512
     # float64 elements), single elements and a piece spanning several chunks.
     cuts = [0, 1, 2, 255, 256, 511, 512, 513, 1023, 1024, 1025, 3000, 3001, 8000, n]
-    pieces = np.empty(n, dtype)
+    pieces = backend.memory.empty((n,), dtype)
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        fill(name, pieces[a:b], offset=a)
+        fill(name, pieces[a:b], offset=a, init_kernels=backend.init)
+    whole, pieces = on_host(backend, whole, pieces)
     assert np.array_equal(whole, pieces)
 
 
@@ -349,9 +356,103 @@ def test_random_pieces_equal_the_whole(name, dtype, n, cuts):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_public_functions_are_the_kernels_at_offset_zero(dtype):
-    w = init.normal((37, 41), 3.0, mean=0.1, seed=11, stream=2, dtype=dtype)
-    assert np.array_equal(w.ravel(), fill("normal", np.empty(37 * 41, dtype)))
+def test_public_functions_are_the_kernels_at_offset_zero(backend, dtype):
+    w = init.normal((37, 41), 3.0, mean=0.1, seed=11, stream=2, dtype=dtype, device=backend.name)
+    flat = fill("normal", backend.memory.empty((37 * 41,), dtype), init_kernels=backend.init)
+    w, flat = on_host(backend, w, flat)
+    assert w.shape == (37, 41)
+    assert np.array_equal(w.ravel(), flat)
+
+
+# --- devices ------------------------------------------------------------------------------------
+
+
+def call_initializer(name, device="cpu", **kwargs):
+    """Initializer ``name`` on a (37, 41) float32 tensor with fixed parameters."""
+    args = {"constant": (0.25,), "normal": (0.5,), "truncated_normal": (0.5,), "uniform": (0.5,)}
+    seeded = name not in ("zeros", "ones", "constant")
+    extra = {"seed": 5, "stream": 3} if seeded else {}
+    return init.get(name)((37, 41), *args.get(name, ()), device=device, **extra, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(init.INITIALIZERS))
+def test_device_cpu_is_the_default(name):
+    explicit = call_initializer(name, device="cpu")
+    assert isinstance(explicit, np.ndarray)
+    assert np.array_equal(explicit, call_initializer(name))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(init.INITIALIZERS))
+def test_every_device_draws_the_cpu_values(backend, name, dtype):
+    """The same generator on every device: uniform bits identical, normals within 2 ulp.
+
+    2 ulp is the CUDA issue's contract: the transforms are the same scalar
+    functions, and a device's libm-free arithmetic may round an FMA differently.
+    """
+    on_cpu = call_initializer(name, dtype=dtype)
+    on_device = backend.memory.to_host(call_initializer(name, device=backend.name, dtype=dtype))
+    assert on_device.shape == on_cpu.shape and on_device.dtype == on_cpu.dtype
+    if "normal" in name:
+        ulp = np.spacing(np.abs(on_cpu).astype(dtype))
+        assert np.all(np.abs(on_device - on_cpu) <= 2 * ulp)
+    else:
+        assert np.array_equal(on_device, on_cpu)
+
+
+def test_out_on_the_device(backend):
+    out = backend.memory.zeros((37, 41), np.float32)
+    result = init.uniform((37, 41), 0.5, seed=5, stream=3, out=out, device=backend.name)
+    assert result is out
+    assert np.array_equal(backend.memory.to_host(out), call_initializer("uniform"))
+
+
+def test_bad_devices():
+    with pytest.raises(ValueError, match=r"device must be one of \['cpu', 'cuda', 'auto'\]"):
+        init.normal((3, 4), 1.0, seed=0, device="gpu")
+    with pytest.raises(TypeError, match="device must be a string"):
+        init.zeros((3, 4), device=0)
+
+
+@pytest.mark.skipif(cuda_unavailable_reason() is None, reason="CUDA can run here")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="device='cuda' cannot be used"):
+        init.he_normal((3, 4), seed=0, device="cuda")
+
+
+class FakeGpuArray:
+    """Only the ``__cuda_array_interface__`` of a GPU array: what ``check_device_out`` reads."""
+
+    def __init__(self, shape, typestr="<f4", strides=None, read_only=False):
+        self.__cuda_array_interface__ = {
+            "shape": shape,
+            "typestr": typestr,
+            "strides": strides,
+            "data": (0, read_only),
+            "version": 3,
+        }
+
+
+def test_device_out_is_checked_through_its_interface():
+    good = FakeGpuArray((3, 4))
+    assert check_device_out("out", good, (3, 4), np.float32) is good
+    one_row = FakeGpuArray((1, 4), strides=(64, 4))  # a length-1 dimension's stride is free
+    assert check_device_out("out", one_row, (1, 4), np.float32) is one_row
+    bad = [
+        (np.zeros((3, 4), np.float32), TypeError, "out must be a GPU array"),
+        (FakeGpuArray((3, 4), "<f8"), TypeError, "out must have dtype float32, got float64"),
+        (FakeGpuArray((4, 3)), ValueError, r"out must have shape \(3, 4\), got \(4, 3\)"),
+        (FakeGpuArray((3, 4), strides=(4, 12)), ValueError, "C-contiguous"),
+        (FakeGpuArray((3, 4), read_only=True), ValueError, "writeable"),
+    ]
+    for out, error, match in bad:
+        with pytest.raises(error, match=match):
+            check_device_out("out", out, (3, 4), np.float32)
+
+
+def test_cpu_out_must_be_a_numpy_array():
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray"):
+        init.zeros((3, 4), out=FakeGpuArray((3, 4)))
 
 
 # |corr| of two independent 10**6-draws has standard deviation 1e-3, so the

@@ -23,9 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastnn import functional, reference
-from fastnn.kernels.cpu import losses as kernels
-from fastnn.kernels.cpu.reduce import reduction_workspace
-from tests.helpers import run_with_threads
+from tests.helpers import on_device, run_with_threads
 
 LOSSES = ["softmax_cross_entropy", "binary_cross_entropy", "mean_squared_error"]
 DTYPES = [np.float32, np.float64]
@@ -63,12 +61,30 @@ def make_inputs(name: str, shape, dtype, rng, scale: float = 3.0):
     return x, rng.standard_normal(shape).astype(dtype)
 
 
+def kernel_loss(backend, name, x, target, fill=None):
+    """``backend``'s loss kernel ``name`` on device copies; ``(loss, grad)`` on the host.
+
+    ``fill`` (if given) is written into the outputs first, to show they are overwritten.
+    """
+    if name == "softmax_cross_entropy":
+        target = target.astype(np.int64)
+    mem = backend.memory
+    x_dev, target_dev = on_device(backend, x, target)
+    grad, loss_out = mem.empty(x.shape, x.dtype), mem.empty((1,), np.float64)
+    if fill is not None:
+        mem.fill(grad, fill)
+        mem.fill(loss_out, fill)
+    kernel = getattr(backend.losses, name)
+    assert kernel(x_dev, target_dev, grad, loss_out, backend.workspace(len(x), 1)) is None
+    return mem.read_scalar(loss_out, 0), mem.to_host(grad)
+
+
 @pytest.mark.parametrize("name", LOSSES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_matches_reference(name, dtype, shape):
+def test_matches_reference(backend, name, dtype, shape):
     x, target = make_inputs(name, shape, dtype, np.random.default_rng(0))
-    loss, grad = getattr(functional, name)(x, target)
+    loss, grad = kernel_loss(backend, name, x, target)
     ref_loss, ref_grad = getattr(reference, name)(x, target)
     assert type(loss) is float
     assert loss == pytest.approx(ref_loss, rel=LOSS_RTOL)  # LOSS_RTOL: float64 on both sides
@@ -77,16 +93,12 @@ def test_matches_reference(name, dtype, shape):
 
 @pytest.mark.parametrize("name", LOSSES)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_kernel_contract(name, dtype):
+def test_kernel_contract(backend, name, dtype):
     """The kernel writes into preallocated outputs and returns None, crossing several row blocks."""
     x, target = make_inputs(name, (200, 9), dtype, np.random.default_rng(1))
-    if name == "softmax_cross_entropy":
-        target = target.astype(np.int64)
-    grad = np.full_like(x, np.nan)
-    loss_out = np.full(1, np.nan)
-    assert getattr(kernels, name)(x, target, grad, loss_out, reduction_workspace(len(x), 1)) is None
+    loss, grad = kernel_loss(backend, name, x, target, fill=np.nan)
     ref_loss, ref_grad = getattr(reference, name)(x, target)
-    assert loss_out[0] == pytest.approx(ref_loss, rel=LOSS_RTOL)  # float64 on both sides
+    assert loss == pytest.approx(ref_loss, rel=LOSS_RTOL)  # float64 on both sides
     assert_grad_close(grad, ref_grad, name, x, target)
 
 

@@ -7,13 +7,15 @@ array dtype per step; 16 ulps leave room for libm ``pow``/``sqrt`` differences
 carried through 20 steps of state.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastnn import functional, reference
-from fastnn.kernels.cpu import optimizers as kernels
+from tests.helpers import on_device, on_host
 
 DTYPES = [np.float32, np.float64]
 # (1,) and odd sizes; 300*300 = 90000 crosses kernels.PARALLEL_MIN_SIZE (the prange path).
@@ -55,46 +57,88 @@ def apply(module, config: str, param, grad, states, step):
     return getattr(module, name)(param, grad, *states, **kwargs)
 
 
-def run_both(config, shape, dtype, n_steps, seed=0):
-    """``n_steps`` updates through functional and reference on copies of the same arrays."""
+def apply_kernel(backend, config: str, param, grad, states, step):
+    """One update of ``config`` by ``backend``'s kernel, on flat device arrays.
+
+    The hyperparameters are ``functional``'s keyword-only ones, in its order
+    (the kernels' positional order), with its defaults; an unused state is an
+    empty array, as ``functional`` passes it.
+    """
+    name, _, kwargs = CONFIGS[config]
+    signature = inspect.signature(getattr(functional, name))
+    hyper = [
+        kwargs.get(p.name, p.default)
+        for p in signature.parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    slots = 1 if name == "sgd_update" else 2  # state arrays the kernel takes
+    empty = backend.memory.empty((0,), param.dtype)
+    states = list(states) + [empty] * (slots - len(states))
+    kernel = getattr(backend.optimizers, name)
+    if name == "adam_update":
+        return kernel(param, grad, *states, step, *hyper)
+    return kernel(param, grad, *states, *hyper)
+
+
+def run_both(config, shape, dtype, n_steps, seed=0, backend=None):
+    """``n_steps`` updates through functional (or ``backend``'s kernels) and the reference."""
     rng = np.random.default_rng(seed)
     n_states = CONFIGS[config][1]
     param = rng.standard_normal(shape).astype(dtype)
     states = [np.zeros(shape, dtype) for _ in range(n_states)]
     ref_param, ref_states = param.copy(), [s.copy() for s in states]
+    if backend is not None:
+        param, *states = on_device(backend, param.reshape(-1), *(s.reshape(-1) for s in states))
     for step in range(1, n_steps + 1):
         grad = rng.standard_normal(shape).astype(dtype)
-        assert apply(functional, config, param, grad, states, step) is None
+        if backend is None:
+            assert apply(functional, config, param, grad, states, step) is None
+        else:
+            (grad_dev,) = on_device(backend, grad.reshape(-1))
+            assert apply_kernel(backend, config, param, grad_dev, states, step) is None
         apply(reference, config, ref_param, grad, ref_states, step)
+    if backend is not None:
+        param, *states = (a.reshape(shape) for a in on_host(backend, param, *states))
     return (param, *states), (ref_param, *ref_states)
 
 
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_twenty_steps_match_reference(config, dtype, shape):
-    ours, ref = run_both(config, shape, dtype, n_steps=20)
+def test_twenty_steps_match_reference(backend, config, dtype, shape):
+    ours, ref = run_both(config, shape, dtype, n_steps=20, backend=backend)
     for actual, expected in zip(ours, ref, strict=True):
         assert_state_close(actual, expected)
     assert not np.array_equal(ours[0], run_both(config, shape, dtype, n_steps=0)[0][0])
 
 
+@pytest.mark.parametrize("config", CONFIGS)
+def test_twenty_functional_steps_match_reference(config):
+    """The validated entry points run the same updates (float32, the prange path)."""
+    ours, ref = run_both(config, (300, 300), np.float32, n_steps=20)
+    for actual, expected in zip(ours, ref, strict=True):
+        assert_state_close(actual, expected)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_kernel_contract(dtype):
+def test_kernel_contract(backend, dtype):
     """The kernels take 1-D arrays and plain scalars, update in place and return None."""
     rng = np.random.default_rng(1)
     p, g = rng.standard_normal(50).astype(dtype), rng.standard_normal(50).astype(dtype)
     m, v, b = (np.zeros(50, dtype) for _ in range(3))
     rp, rm, rv, rb = p.copy(), m.copy(), v.copy(), b.copy()
-    assert kernels.sgd_update(p, g, b, 0.1, 0.5, True, 0.01) is None
+    dp, dg, dm, dv, db = on_device(backend, p, g, m, v, b)
+    kernels = backend.optimizers
+    assert kernels.sgd_update(dp, dg, db, 0.1, 0.5, True, 0.01) is None
     reference.sgd_update(
         rp, g, rb, learning_rate=0.1, momentum=0.5, nesterov=True, weight_decay=0.01
     )
-    assert kernels.adam_update(p, g, m, v, 1, 0.01, 0.9, 0.99, 1e-7, 0.1) is None
+    assert kernels.adam_update(dp, dg, dm, dv, 1, 0.01, 0.9, 0.99, 1e-7, 0.1) is None
     reference.adam_update(rp, g, rm, rv, 1, learning_rate=0.01, beta_2=0.99, weight_decay=0.1)
-    assert kernels.rmsprop_update(p, g, v, b, 0.01, 0.9, 0.5, 1e-7, 0.0) is None
+    assert kernels.rmsprop_update(dp, dg, dv, db, 0.01, 0.9, 0.5, 1e-7, 0.0) is None
     reference.rmsprop_update(rp, g, rv, rb, learning_rate=0.01, momentum=0.5)
-    for actual, expected in zip((p, m, v, b), (rp, rm, rv, rb), strict=True):
+    ours = on_host(backend, dp, dm, dv, db)
+    for actual, expected in zip(ours, (rp, rm, rv, rb), strict=True):
         assert_state_close(actual, expected)
 
 

@@ -1,7 +1,8 @@
 """Validated, allocating forward/backward pairs for every fastnn operation.
 
 Each function checks its arguments (shapes, dtypes, contiguity, values),
-allocates its outputs and calls the CPU kernels in ``fastnn.kernels.cpu``.
+allocates its outputs and calls the kernels of the CPU backend
+(``fastnn.backend.get_backend("cpu")``): NumPy arrays in, NumPy arrays out.
 ``fastnn.reference`` has the same names, written in plain NumPy.
 """
 

@@ -1,4 +1,4 @@
-"""Validated activation forward/backward on the CPU kernels.
+"""Validated activation forward/backward on the CPU backend's kernels.
 
 Activations: ``linear``, ``relu``, ``leaky_relu`` (parameter
 ``negative_slope``, default 0.2 as in Keras), ``sigmoid``, ``tanh`` and
@@ -11,16 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn._validation import activation_code, check_finite_scalar, check_float_array
-from fastnn.kernels.cpu import activations as kernels
+from fastnn.functional._backend import BACKEND
+from fastnn.kernels.scalar import NEGATIVE_SLOPE, Activation
 
 __all__ = ["activation_forward", "activation_backward"]
 
-#: Keras's default leaky-relu slope.
-DEFAULT_NEGATIVE_SLOPE = 0.2
 
-
-def activation_args(name, params: dict) -> tuple[int, float]:
-    """Kernel ``(code, alpha)`` for an activation name and its keyword parameters.
+def activation_args(name, params: dict) -> tuple[Activation, float]:
+    """Kernel ``(code, negative_slope)`` for an activation name and its keyword parameters.
 
     Only ``leaky_relu`` takes a parameter, ``negative_slope`` (finite, ``>= 0``).
 
@@ -37,10 +35,10 @@ def activation_args(name, params: dict) -> tuple[int, float]:
     unexpected = sorted(set(params) - allowed)
     if unexpected:
         raise TypeError(f"activation {name!r} takes no parameter(s) {unexpected}")
-    alpha = check_finite_scalar(
-        "negative_slope", params.get("negative_slope", DEFAULT_NEGATIVE_SLOPE), low=0.0
+    negative_slope = check_finite_scalar(
+        "negative_slope", params.get("negative_slope", NEGATIVE_SLOPE), low=0.0
     )
-    return code, alpha
+    return code, negative_slope
 
 
 def activation_forward(x: np.ndarray, name: str, **params) -> np.ndarray:
@@ -74,10 +72,10 @@ def activation_forward(x: np.ndarray, name: str, **params) -> np.ndarray:
     ``y_j = exp(x_j - max_k x_k) / sum_k exp(x_k - max_k x_k)``.  Sigmoid and
     softmax are finite for any finite input.
     """
-    code, alpha = activation_args(name, params)
+    code, negative_slope = activation_args(name, params)
     x = check_float_array("x", x, ndim=2)
-    y = np.empty_like(x)
-    kernels.activation_forward(x, code, alpha, y)
+    y = BACKEND.memory.empty(x.shape, x.dtype)
+    BACKEND.activations.activation_forward(x, int(code), negative_slope, y)
     return y
 
 
@@ -114,9 +112,9 @@ def activation_backward(dy: np.ndarray, y: np.ndarray, name: str, **params) -> n
     tanh ``1 - y**2``; linear ``1``.  Softmax, per row:
     ``dx = y * (dy - sum_k dy_k y_k)``.
     """
-    code, alpha = activation_args(name, params)
+    code, negative_slope = activation_args(name, params)
     dy = check_float_array("dy", dy, ndim=2)
     y = check_float_array("y", y, shape=dy.shape, dtype=dy.dtype)
-    dx = np.empty_like(dy)
-    kernels.activation_backward(dy, y, code, alpha, dx)
+    dx = BACKEND.memory.empty(dy.shape, dy.dtype)
+    BACKEND.activations.activation_backward(dy, y, int(code), negative_slope, dx)
     return dx

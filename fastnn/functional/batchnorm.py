@@ -8,7 +8,7 @@ Each feature (column) is normalized over the batch (rows):
 
 with the batch mean and the *biased* batch variance in training mode, and the
 running statistics in inference mode.  Three placements share one kernel
-family (``fastnn.kernels.cpu.batchnorm``):
+family (the CPU backend's ``batchnorm`` module):
 
 - ``batch_norm_forward``: plain BN;
 - ``batch_norm_act_forward``: BN, then the activation, ``y = act(BN(x))``;
@@ -37,10 +37,9 @@ from typing import NamedTuple
 import numpy as np
 
 from fastnn._validation import check_finite_scalar, check_float_array, check_out
+from fastnn.functional._backend import BACKEND
 from fastnn.functional.activations import activation_args
-from fastnn.kernels.cpu import batchnorm as kernels
-from fastnn.kernels.cpu.reduce import reduction_workspace
-from fastnn.kernels.scalar import LINEAR
+from fastnn.kernels.scalar import Activation
 
 __all__ = [
     "batch_norm_forward",
@@ -66,12 +65,12 @@ class BatchNormCache(NamedTuple):
     gamma: np.ndarray
     mean: np.ndarray  # batch mean (training) or running mean (inference)
     invstd: np.ndarray  # 1 / sqrt(var + epsilon)
-    pre_code: int
-    post_code: int
-    alpha: float
+    pre_code: Activation
+    post_code: Activation
+    negative_slope: float
 
 
-def _activation(activation, params: dict) -> tuple[int, float]:
+def _activation(activation, params: dict) -> tuple[Activation, float]:
     """Kernel code and leaky-relu slope for a fused activation (not softmax)."""
     if isinstance(activation, str) and activation == "softmax":
         raise ValueError(
@@ -85,7 +84,9 @@ def _forward(forward, x, layer, mode, codes):
     """Validate, allocate and call the training or inference kernel."""
     gamma, beta, running_mean, running_var = layer
     training, momentum, epsilon = mode
-    pre_code, post_code, alpha = codes
+    pre_code, post_code, negative_slope = codes
+    kernel_codes = (int(pre_code), int(post_code), negative_slope)
+    memory = BACKEND.memory
     x = check_float_array("x", x, ndim=2)
     n, m = x.shape
     dtype = x.dtype
@@ -95,15 +96,15 @@ def _forward(forward, x, layer, mode, codes):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")
     momentum = check_finite_scalar("momentum", momentum, low=0.0, high=1.0)
     epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
-    y = np.empty_like(x)
+    y = memory.empty(x.shape, dtype)
     if not training:
         running_mean = check_float_array("running_mean", running_mean, shape=(m,), dtype=dtype)
         running_var = check_float_array("running_var", running_var, shape=(m,), dtype=dtype)
-        kernels.batch_norm_forward_infer(
-            x, gamma, beta, running_mean, running_var, epsilon, pre_code, post_code, alpha, y
+        BACKEND.batchnorm.batch_norm_forward_infer(
+            x, gamma, beta, running_mean, running_var, epsilon, *kernel_codes, y
         )
         cache = BatchNormCache(
-            forward, False, None, y, gamma, running_mean, None, pre_code, post_code, alpha
+            forward, False, None, y, gamma, running_mean, None, pre_code, post_code, negative_slope
         )
         return y, cache
     # Updated in place, so they are never copied: check, don't convert.
@@ -118,11 +119,11 @@ def _forward(forward, x, layer, mode, codes):
         # The kernel is compiled with a write to `a`, which is `x` for no pre
         # activation; Numba cannot compile that for a read-only array.
         x = x.copy()
-    a = x if pre_code == LINEAR else np.empty_like(x)
-    mean = np.empty(m, dtype)
-    invstd = np.empty(m, dtype)
-    work = reduction_workspace(n, m)
-    kernels.batch_norm_forward_train(
+    a = x if pre_code == Activation.LINEAR else memory.empty(x.shape, dtype)
+    mean = memory.empty((m,), dtype)
+    invstd = memory.empty((m,), dtype)
+    work = BACKEND.workspace(n, m)
+    BACKEND.batchnorm.batch_norm_forward_train(
         x,
         gamma,
         beta,
@@ -130,16 +131,17 @@ def _forward(forward, x, layer, mode, codes):
         running_var,
         momentum,
         epsilon,
-        pre_code,
-        post_code,
-        alpha,
+        *kernel_codes,
         a,
         y,
         mean,
         invstd,
         work,
     )
-    return y, BatchNormCache(forward, True, a, y, gamma, mean, invstd, pre_code, post_code, alpha)
+    cache = BatchNormCache(
+        forward, True, a, y, gamma, mean, invstd, pre_code, post_code, negative_slope
+    )
+    return y, cache
 
 
 def _backward(backward, dy, cache):
@@ -163,20 +165,21 @@ def _backward(backward, dy, cache):
     y = cache.y
     dy = check_float_array("dy", dy, shape=y.shape, dtype=y.dtype)
     n, m = y.shape
-    dx = np.empty_like(y)
-    dgamma = np.empty(m, y.dtype)
-    dbeta = np.empty(m, y.dtype)
-    work = reduction_workspace(n, m)
-    kernels.batch_norm_backward(
+    memory = BACKEND.memory
+    dx = memory.empty(y.shape, y.dtype)
+    dgamma = memory.empty((m,), y.dtype)
+    dbeta = memory.empty((m,), y.dtype)
+    work = BACKEND.workspace(n, m)
+    BACKEND.batchnorm.batch_norm_backward(
         dy,
         cache.a,
         y,
         cache.gamma,
         cache.mean,
         cache.invstd,
-        cache.pre_code,
-        cache.post_code,
-        cache.alpha,
+        int(cache.pre_code),
+        int(cache.post_code),
+        cache.negative_slope,
         dx,
         dgamma,
         dbeta,
@@ -243,8 +246,13 @@ def batch_norm_forward(
     fixed order), so they are accurate even for a large common offset and
     identical for any thread count.  PyTorch's ``BatchNorm1d`` updates
     ``running_var`` with the unbiased variance and defaults to ``eps=1e-5``.
+
+    References
+    ----------
+    S. Ioffe, C. Szegedy, "Batch normalization: accelerating deep network
+    training by reducing internal covariate shift", ICML 2015.
     """
-    codes = (LINEAR, LINEAR, 0.0)
+    codes = (Activation.LINEAR, Activation.LINEAR, 0.0)
     layer = (gamma, beta, running_mean, running_var)
     mode = (training, momentum, epsilon)
     return _forward("batch_norm_forward", x, layer, mode, codes)
@@ -329,7 +337,7 @@ def batch_norm_act_forward(
     code, slope = _activation(activation, params)
     layer = (gamma, beta, running_mean, running_var)
     mode = (training, momentum, epsilon)
-    return _forward("batch_norm_act_forward", x, layer, mode, (LINEAR, code, slope))
+    return _forward("batch_norm_act_forward", x, layer, mode, (Activation.LINEAR, code, slope))
 
 
 def batch_norm_act_backward(
@@ -385,7 +393,7 @@ def act_batch_norm_forward(
     code, slope = _activation(activation, params)
     layer = (gamma, beta, running_mean, running_var)
     mode = (training, momentum, epsilon)
-    return _forward("act_batch_norm_forward", x, layer, mode, (code, LINEAR, slope))
+    return _forward("act_batch_norm_forward", x, layer, mode, (code, Activation.LINEAR, slope))
 
 
 def act_batch_norm_backward(

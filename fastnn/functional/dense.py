@@ -1,4 +1,4 @@
-"""Validated dense (fully connected) layer forward/backward on the CPU kernels.
+"""Validated dense (fully connected) layer forward/backward on the CPU backend's kernels.
 
 ``y = f(x @ W + b)`` with ``W`` stored ``(n_in, n_out)`` as in Keras.
 """
@@ -10,9 +10,9 @@ from typing import NamedTuple
 import numpy as np
 
 from fastnn._validation import check_float_array
+from fastnn.functional._backend import BACKEND
 from fastnn.functional.activations import activation_args
-from fastnn.kernels.cpu import dense as kernels
-from fastnn.kernels.cpu.reduce import reduction_workspace
+from fastnn.kernels.scalar import Activation
 
 __all__ = ["dense_forward", "dense_backward"]
 
@@ -23,8 +23,8 @@ class DenseCache(NamedTuple):
     x: np.ndarray
     W: np.ndarray
     y: np.ndarray
-    code: int
-    alpha: float
+    code: Activation
+    negative_slope: float
     has_bias: bool
 
 
@@ -61,7 +61,7 @@ def dense_forward(
     ValueError
         Wrong dimensions or shapes, empty arrays, an unknown activation or a bad slope.
     """
-    code, alpha = activation_args(activation, params)
+    code, negative_slope = activation_args(activation, params)
     x = check_float_array("x", x, ndim=2)
     W = check_float_array("W", W, ndim=2, dtype=x.dtype)
     if W.shape[0] != x.shape[1]:
@@ -70,12 +70,12 @@ def dense_forward(
         )
     n_out = W.shape[1]
     if b is None:
-        bias = np.zeros(n_out, dtype=x.dtype)
+        bias = BACKEND.memory.zeros((n_out,), x.dtype)
     else:
         bias = check_float_array("b", b, shape=(n_out,), dtype=x.dtype)
-    y = np.empty((x.shape[0], n_out), dtype=x.dtype)
-    kernels.dense_forward(x, W, bias, code, alpha, y)
-    return y, DenseCache(x, W, y, code, alpha, b is not None)
+    y = BACKEND.memory.empty((x.shape[0], n_out), x.dtype)
+    BACKEND.dense.dense_forward(x, W, bias, int(code), negative_slope, y)
+    return y, DenseCache(x, W, y, code, negative_slope, b is not None)
 
 
 def dense_backward(
@@ -117,12 +117,13 @@ def dense_backward(
         )
     x, W, y = cache.x, cache.W, cache.y
     dy = check_float_array("dy", dy, shape=y.shape, dtype=y.dtype)
-    dz = np.empty_like(y)
-    dx = np.empty_like(x) if need_dx else np.empty((0, 0), dtype=x.dtype)
-    dW = np.empty_like(W)
-    db = np.empty(y.shape[1], dtype=y.dtype)
-    work = reduction_workspace(*y.shape)
-    kernels.dense_backward(
-        dy, x, W, y, cache.code, cache.alpha, dz, dx, dW, db, work, bool(need_dx)
+    memory = BACKEND.memory
+    dz = memory.empty(y.shape, y.dtype)
+    dx = memory.empty(x.shape if need_dx else (0, 0), x.dtype)
+    dW = memory.empty(W.shape, W.dtype)
+    db = memory.empty((y.shape[1],), y.dtype)
+    work = BACKEND.workspace(*y.shape)
+    BACKEND.dense.dense_backward(
+        dy, x, W, y, int(cache.code), cache.negative_slope, dz, dx, dW, db, work, bool(need_dx)
     )
     return (dx if need_dx else None), dW, (db if cache.has_bias else None)

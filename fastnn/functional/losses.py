@@ -2,7 +2,7 @@
 
 Means follow Keras: the softmax cross-entropy is averaged over the batch, the
 binary cross-entropy and the mean squared error over all elements.  The value
-and the gradient come from one kernel pass (``fastnn.kernels.cpu.losses``).
+and the gradient come from one pass of the CPU backend's loss kernels.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn._validation import check_float_array
-from fastnn.kernels.cpu import losses as _kernels
-from fastnn.kernels.cpu.reduce import reduction_workspace
+from fastnn.functional._backend import BACKEND
 
 __all__ = ["softmax_cross_entropy", "binary_cross_entropy", "mean_squared_error"]
 
@@ -48,10 +47,10 @@ def _check_targets(targets, like: np.ndarray, *, probabilities: bool) -> np.ndar
 
 def _call(kernel, values: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
     """Allocate the gradient, loss and workspace for a loss kernel; run it on checked inputs."""
-    grad = np.empty_like(values)
-    loss_out = np.empty(1)
-    kernel(values, targets, grad, loss_out, reduction_workspace(len(values), 1))
-    return float(loss_out[0]), grad
+    grad = BACKEND.memory.empty(values.shape, values.dtype)
+    loss_out = BACKEND.memory.empty((1,), np.float64)
+    kernel(values, targets, grad, loss_out, BACKEND.workspace(len(values), 1))
+    return BACKEND.memory.read_scalar(loss_out, 0), grad
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -94,7 +93,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     """
     logits = check_float_array("logits", logits, ndim=2)
     labels = _check_labels(labels, *logits.shape)
-    return _call(_kernels.softmax_cross_entropy, logits, labels)
+    return _call(BACKEND.losses.softmax_cross_entropy, logits, labels)
 
 
 def binary_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
@@ -135,7 +134,7 @@ def binary_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float
     """
     logits = check_float_array("logits", logits, ndim=2)
     targets = _check_targets(targets, logits, probabilities=True)
-    return _call(_kernels.binary_cross_entropy, logits, targets)
+    return _call(BACKEND.losses.binary_cross_entropy, logits, targets)
 
 
 def mean_squared_error(pred: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
@@ -171,4 +170,4 @@ def mean_squared_error(pred: np.ndarray, targets: np.ndarray) -> tuple[float, np
     """
     pred = check_float_array("pred", pred, ndim=2)
     targets = _check_targets(targets, pred, probabilities=False)
-    return _call(_kernels.mean_squared_error, pred, targets)
+    return _call(BACKEND.losses.mean_squared_error, pred, targets)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn._validation import check_finite_scalar, check_float_array, check_out
-from fastnn.kernels.cpu import optimizers as _kernels
+from fastnn.functional._backend import BACKEND
 
 __all__ = ["sgd_update", "adam_update", "rmsprop_update"]
 
@@ -111,13 +111,13 @@ def sgd_update(
         raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
     weight_decay = check_finite_scalar("weight_decay", weight_decay, low=0.0)
     if momentum == 0:
-        state = np.empty(0, dtype=param.dtype)  # not read by the kernel
+        state = BACKEND.memory.empty((0,), param.dtype)  # not read by the kernel
     elif velocity is None:
         raise ValueError(f"velocity is required when momentum > 0 (momentum={momentum})")
     else:
         state = _check_state("velocity", velocity, param)
         _check_separate(param=param, velocity=state)
-    _kernels.sgd_update(
+    BACKEND.optimizers.sgd_update(
         param.reshape(-1),
         grad.reshape(-1),
         state.reshape(-1),
@@ -186,6 +186,11 @@ def adam_update(
     ``sqrt(v / (1 - beta_2**t))`` instead, so the two differ slightly where
     ``sqrt(v)`` is near ``eps``.  Its ``weight_decay`` is an L2 term added to
     the gradient; PyTorch ``AdamW`` decouples it as here (default ``1e-2``).
+
+    References
+    ----------
+    D. P. Kingma, J. Ba, "Adam: A method for stochastic optimization",
+    ICLR 2015.
     """
     param = _check_param(param)
     grad = check_float_array("grad", grad, shape=param.shape, dtype=param.dtype)
@@ -201,7 +206,7 @@ def adam_update(
     beta_2 = _check_fraction("beta_2", beta_2, below_one=True)
     epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
     weight_decay = check_finite_scalar("weight_decay", weight_decay, low=0.0)
-    _kernels.adam_update(
+    BACKEND.optimizers.adam_update(
         param.reshape(-1),
         grad.reshape(-1),
         m.reshape(-1),
@@ -287,14 +292,14 @@ def rmsprop_update(
     epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
     weight_decay = check_finite_scalar("weight_decay", weight_decay, low=0.0)
     if momentum == 0:
-        buffer = np.empty(0, dtype=param.dtype)  # not read by the kernel
+        buffer = BACKEND.memory.empty((0,), param.dtype)  # not read by the kernel
         _check_separate(param=param, velocity=velocity)
     elif momentum_buffer is None:
         raise ValueError(f"momentum_buffer is required when momentum > 0 (momentum={momentum})")
     else:
         buffer = _check_state("momentum_buffer", momentum_buffer, param)
         _check_separate(param=param, velocity=velocity, momentum_buffer=buffer)
-    _kernels.rmsprop_update(
+    BACKEND.optimizers.rmsprop_update(
         param.reshape(-1),
         grad.reshape(-1),
         velocity.reshape(-1),

@@ -5,13 +5,18 @@ Every backward takes the forward *output* ``y``.  Results keep the input dtype.
 
 import numpy as np
 
+from fastnn.kernels.scalar import NEGATIVE_SLOPE
+
 __all__ = ["activation_forward", "activation_backward"]
 
 NAMES = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 
 
 def _negative_slope(name, params) -> float:
-    """The leaky-relu slope from ``params`` (default 0.2, as Keras); no other parameter exists."""
+    """The leaky-relu slope from ``params`` (default ``NEGATIVE_SLOPE``, 0.2 as Keras).
+
+    No activation takes another parameter.
+    """
     name = "linear" if name is None else name
     if name not in NAMES:
         raise ValueError(f"activation must be one of {list(NAMES)}, got {name!r}")
@@ -19,7 +24,7 @@ def _negative_slope(name, params) -> float:
     unexpected = sorted(set(params) - allowed)
     if unexpected:
         raise TypeError(f"activation {name!r} takes no parameter(s) {unexpected}")
-    slope = float(params.get("negative_slope", 0.2))
+    slope = float(params.get("negative_slope", NEGATIVE_SLOPE))
     if not (np.isfinite(slope) and slope >= 0):
         raise ValueError(f"negative_slope must be finite and >= 0, got {slope}")
     return slope

@@ -5,7 +5,14 @@ old running value, the running variance is the biased batch variance,
 ``epsilon=1e-3``).  Everything is computed in float64 and rounded to the
 input's dtype at the end; ``a = act(x)`` is rounded first, because that is
 the value a layer stores and normalizes.  The activations are the reference
-ones, ``fastnn.reference.activations``.
+ones, ``fastnn.reference.activations``.  Written independently of the
+kernels' ``fastnn.kernels.scalar.batch_norm_*`` functions, as the oracle they
+are tested against.
+
+References
+----------
+S. Ioffe, C. Szegedy, "Batch normalization: accelerating deep network
+training by reducing internal covariate shift", ICML 2015.
 """
 
 from __future__ import annotations

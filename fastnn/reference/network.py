@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnn.layers import NEGATIVE_SLOPE, Activation, BatchNormalization, Dense
+from fastnn.kernels.scalar import NEGATIVE_SLOPE
+from fastnn.layers import Activation, BatchNormalization, Dense
 from fastnn.reference.activations import activation_backward, activation_forward
 from fastnn.reference.batchnorm import batch_norm_backward, batch_norm_forward
 from fastnn.reference.dense import dense_backward, dense_forward

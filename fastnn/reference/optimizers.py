@@ -4,6 +4,10 @@ Each update is computed in float64 from the current arrays and written back
 into them in their own dtype.  Inputs are assumed valid (``fastnn.functional``
 checks them).  Weight decay is decoupled and applied first, as in Keras:
 ``p -= learning_rate * weight_decay * p``.
+
+These formulas are written here again on purpose, independently of the
+kernels' ``fastnn.kernels.scalar.*_element`` functions: the reference is the
+oracle those are tested against.
 """
 
 from __future__ import annotations
@@ -56,17 +60,22 @@ def adam_update(
 ) -> None:
     """Keras Adam, in place; ``step`` is 1 on the first update.
 
-    ``alpha = lr sqrt(1 - beta_2**step) / (1 - beta_1**step)``;
+    ``step_size = lr sqrt(1 - beta_2**step) / (1 - beta_1**step)``;
     ``m += (1 - beta_1)(g - m)``; ``v += (1 - beta_2)(g**2 - v)``;
-    ``p -= alpha m / (sqrt(v) + epsilon)``.
+    ``p -= step_size m / (sqrt(v) + epsilon)``.
+
+    References
+    ----------
+    D. P. Kingma, J. Ba, "Adam: A method for stochastic optimization",
+    ICLR 2015.
     """
     p = param.astype(np.float64)
     g = grad.astype(np.float64)
     p -= learning_rate * weight_decay * p
-    alpha = learning_rate * np.sqrt(1.0 - beta_2 ** float(step)) / (1.0 - beta_1 ** float(step))
+    step_size = learning_rate * np.sqrt(1.0 - beta_2 ** float(step)) / (1.0 - beta_1 ** float(step))
     m_new = m + (g - m) * (1.0 - beta_1)
     v_new = v + (g * g - v) * (1.0 - beta_2)
-    param[...] = p - alpha * m_new / (np.sqrt(v_new) + epsilon)
+    param[...] = p - step_size * m_new / (np.sqrt(v_new) + epsilon)
     m[...] = m_new
     v[...] = v_new
 

@@ -61,27 +61,27 @@ def _softmax_grad_row(dy, y, dx):
 
 
 @njit(cache=True)
-def _forward_row(x, code, alpha, y):
+def _forward_row(x, code, negative_slope, y):
     """One row of ``activation_forward``."""
     if code == SOFTMAX:
         _softmax_row(x, y)
     else:
         for j in range(x.shape[0]):
-            y[j] = activate(x[j], code, alpha)
+            y[j] = activate(x[j], code, negative_slope)
 
 
 @njit(cache=True)
-def _backward_row(dy, y, code, alpha, dx):
+def _backward_row(dy, y, code, negative_slope, dx):
     """One row of ``activation_backward``."""
     if code == SOFTMAX:
         _softmax_grad_row(dy, y, dx)
     else:
         for j in range(y.shape[0]):
-            dx[j] = dy[j] * activate_grad(y[j], code, alpha)
+            dx[j] = dy[j] * activate_grad(y[j], code, negative_slope)
 
 
 @njit(cache=True, parallel=True)
-def activation_forward(x, code, alpha, y):
+def activation_forward(x, code, negative_slope, y):
     """Apply an activation: ``y = f(x)``, softmax row-wise over axis 1.
 
     Parameters
@@ -90,7 +90,7 @@ def activation_forward(x, code, alpha, y):
         Input.
     code : int
         Activation code from ``fastnn.kernels.scalar.ACTIVATIONS``.
-    alpha : float
+    negative_slope : float
         Leaky-relu negative slope, ``>= 0`` (ignored by other activations).
     y : ndarray, same shape and dtype as ``x``
         Output, overwritten.  May alias ``x``.
@@ -104,14 +104,14 @@ def activation_forward(x, code, alpha, y):
     n = x.shape[0]
     if x.size < PARALLEL_MIN_ELEMENTS:
         for i in range(n):
-            _forward_row(x[i], code, alpha, y[i])
+            _forward_row(x[i], code, negative_slope, y[i])
     else:
         for i in prange(n):
-            _forward_row(x[i], code, alpha, y[i])
+            _forward_row(x[i], code, negative_slope, y[i])
 
 
 @njit(cache=True, parallel=True)
-def activation_backward(dy, y, code, alpha, dx):
+def activation_backward(dy, y, code, negative_slope, dx):
     """Gradient through an activation, from its forward output ``y``.
 
     Parameters
@@ -122,7 +122,7 @@ def activation_backward(dy, y, code, alpha, dx):
         The forward output ``y = f(x)``.
     code : int
         Activation code from ``fastnn.kernels.scalar.ACTIVATIONS``.
-    alpha : float
+    negative_slope : float
         Leaky-relu negative slope, ``>= 0``.
     dx : ndarray, same shape and dtype
         Gradient with respect to the forward input, overwritten.  May alias ``dy``.
@@ -136,7 +136,7 @@ def activation_backward(dy, y, code, alpha, dx):
     n = y.shape[0]
     if y.size < PARALLEL_MIN_ELEMENTS:
         for i in range(n):
-            _backward_row(dy[i], y[i], code, alpha, dx[i])
+            _backward_row(dy[i], y[i], code, negative_slope, dx[i])
     else:
         for i in prange(n):
-            _backward_row(dy[i], y[i], code, alpha, dx[i])
+            _backward_row(dy[i], y[i], code, negative_slope, dx[i])

@@ -1,5 +1,10 @@
 """Batch normalization over the batch axis, optionally fused with a pointwise activation.
 
+Responsibility: the loops and the deterministic reductions of batch
+normalization on the CPU.  The per-column constants and the per-element
+affine step and its gradient are the ``batch_norm_*`` functions of
+``fastnn.kernels.scalar``, shared with every backend.
+
 One kernel family serves three layer placements, selected by two activation
 codes from ``fastnn.kernels.scalar``:
 
@@ -32,15 +37,32 @@ the activation code is a compile-time constant (otherwise the switch inside
 on the code once and call an ``inline="always"`` loop with a literal code for
 linear, relu and leaky relu.  Sigmoid and tanh call libm per element and do
 not vectorize anyway; they share the generic loop.
-"""
 
-import math
+References
+----------
+S. Ioffe, C. Szegedy, "Batch normalization: accelerating deep network
+training by reducing internal covariate shift", ICML 2015.
+"""
 
 import numpy as np
 from numba import njit, prange
 
 from fastnn.kernels.cpu.reduce import BLOCK_ROWS, combine_blocks
-from fastnn.kernels.scalar import LEAKY_RELU, LINEAR, RELU, activate, activate_grad
+from fastnn.kernels.scalar import (
+    LEAKY_RELU,
+    LINEAR,
+    RELU,
+    activate,
+    activate_grad,
+    batch_norm_affine,
+    batch_norm_grad_columns,
+    batch_norm_grad_input,
+    batch_norm_infer,
+    batch_norm_infer_scale,
+    batch_norm_invstd,
+    batch_norm_scale_shift,
+    moving_average,
+)
 
 #: Below this many elements a pass runs on the calling thread.  Starting a
 #: parallel region costs about 1.5 us on an idle 2-core machine, but on a
@@ -63,34 +85,36 @@ def _block_rows(n, b):
 
 
 @njit(inline="always")
-def _pre_activate_rows(x, a, lo, hi, code, alpha):
+def _pre_activate_rows(x, a, lo, hi, code, negative_slope):
     m = x.shape[1]
     for i in range(lo, hi):
         x_row = x[i]
         a_row = a[i]
         for j in range(m):
-            a_row[j] = activate(np.float64(x_row[j]), code, alpha)
+            a_row[j] = activate(np.float64(x_row[j]), code, negative_slope)
 
 
 @njit(inline="always")
-def _normalize_rows(a, lo, hi, scale, shift, code, alpha, y):
+def _normalize_rows(a, lo, hi, scale, shift, code, negative_slope, y):
     m = a.shape[1]
     for i in range(lo, hi):
         a_row = a[i]
         y_row = y[i]
         for j in range(m):
-            y_row[j] = activate(a_row[j] * scale[j] + shift[j], code, alpha)
+            y_row[j] = activate(
+                batch_norm_affine(a_row[j], scale[j], shift[j]), code, negative_slope
+            )
 
 
 @njit(inline="always")
-def _infer_rows(x, lo, hi, stats, pre_code, post_code, alpha, y):
+def _infer_rows(x, lo, hi, stats, pre_code, post_code, negative_slope, y):
     gamma, beta, running_mean, running_var, epsilon = stats
     m = x.shape[1]
     # The inference kernel has no workspace, so the block's first output row
     # holds the per-column scale gamma / sqrt(var + eps) and is computed last.
     scale = y[lo]
     for j in range(m):
-        scale[j] = gamma[j] / math.sqrt(running_var[j] + epsilon)
+        scale[j] = batch_norm_infer_scale(gamma[j], running_var[j], epsilon)
     count = hi - lo
     for k in range(1, count + 1):
         i = lo + k % count  # rows lo + 1, ..., hi - 1, then lo
@@ -99,26 +123,26 @@ def _infer_rows(x, lo, hi, stats, pre_code, post_code, alpha, y):
         for j in range(m):
             s = scale[j]  # read before y[lo, j] is overwritten
             # a = f_pre(x) goes through y_row to be rounded as the training kernel stores it.
-            y_row[j] = activate(np.float64(x_row[j]), pre_code, alpha)
-            z = (np.float64(y_row[j]) - running_mean[j]) * s + beta[j]
-            y_row[j] = activate(z, post_code, alpha)
+            y_row[j] = activate(np.float64(x_row[j]), pre_code, negative_slope)
+            z = batch_norm_infer(np.float64(y_row[j]), running_mean[j], s, beta[j])
+            y_row[j] = activate(z, post_code, negative_slope)
 
 
 @njit(inline="always")
-def _gradient_sum_rows(dy, a, y, lo, hi, mean, code, alpha, sum_g, sum_gc):
+def _gradient_sum_rows(dy, a, y, lo, hi, mean, code, negative_slope, sum_g, sum_gc):
     m = dy.shape[1]
     for i in range(lo, hi):
         dy_row = dy[i]
         a_row = a[i]
         y_row = y[i]
         for j in range(m):
-            g = dy_row[j] * activate_grad(np.float64(y_row[j]), code, alpha)
+            g = dy_row[j] * activate_grad(np.float64(y_row[j]), code, negative_slope)
             sum_g[j] += g
             sum_gc[j] += g * (np.float64(a_row[j]) - mean[j])
 
 
 @njit(inline="always")
-def _dx_rows(dy, a, y, lo, hi, columns, pre_code, post_code, alpha, dx):
+def _dx_rows(dy, a, y, lo, hi, columns, pre_code, post_code, negative_slope, dx):
     gamma, invstd, offset, coef = columns
     m = dy.shape[1]
     for i in range(lo, hi):
@@ -127,10 +151,11 @@ def _dx_rows(dy, a, y, lo, hi, columns, pre_code, post_code, alpha, dx):
         y_row = y[i]
         dx_row = dx[i]
         for j in range(m):
-            g = dy_row[j] * activate_grad(np.float64(y_row[j]), post_code, alpha)
-            d = g - a_row[j] * coef[j] + offset[j]
-            slope = activate_grad(np.float64(a_row[j]), pre_code, alpha)
-            dx_row[j] = slope * d * gamma[j] * invstd[j]
+            g = dy_row[j] * activate_grad(np.float64(y_row[j]), post_code, negative_slope)
+            slope = activate_grad(np.float64(a_row[j]), pre_code, negative_slope)
+            dx_row[j] = batch_norm_grad_input(
+                g, a_row[j], coef[j], offset[j], gamma[j], invstd[j], slope
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -140,15 +165,15 @@ def _dx_rows(dy, a, y, lo, hi, columns, pre_code, post_code, alpha, dx):
 
 
 @njit(cache=True)
-def _statistics_block(x, a, b, pre_code, alpha, work):
+def _statistics_block(x, a, b, pre_code, negative_slope, work):
     """``a = f_pre(x)`` for block ``b``, then its per-column mean and M2 into ``work[:, b]``."""
     lo, hi = _block_rows(x.shape[0], b)
     if pre_code == RELU:
-        _pre_activate_rows(x, a, lo, hi, RELU, alpha)
+        _pre_activate_rows(x, a, lo, hi, RELU, negative_slope)
     elif pre_code == LEAKY_RELU:
-        _pre_activate_rows(x, a, lo, hi, LEAKY_RELU, alpha)
+        _pre_activate_rows(x, a, lo, hi, LEAKY_RELU, negative_slope)
     elif pre_code != LINEAR:
-        _pre_activate_rows(x, a, lo, hi, pre_code, alpha)
+        _pre_activate_rows(x, a, lo, hi, pre_code, negative_slope)
     # Two passes over the block (the second reads it from cache): the mean,
     # then the sum of squared deviations from it.
     m = a.shape[1]
@@ -171,37 +196,37 @@ def _statistics_block(x, a, b, pre_code, alpha, work):
 
 
 @njit(cache=True)
-def _normalize_block(a, b, scale, shift, code, alpha, y):
+def _normalize_block(a, b, scale, shift, code, negative_slope, y):
     lo, hi = _block_rows(a.shape[0], b)
     if code == LINEAR:
-        _normalize_rows(a, lo, hi, scale, shift, LINEAR, alpha, y)
+        _normalize_rows(a, lo, hi, scale, shift, LINEAR, negative_slope, y)
     elif code == RELU:
-        _normalize_rows(a, lo, hi, scale, shift, RELU, alpha, y)
+        _normalize_rows(a, lo, hi, scale, shift, RELU, negative_slope, y)
     elif code == LEAKY_RELU:
-        _normalize_rows(a, lo, hi, scale, shift, LEAKY_RELU, alpha, y)
+        _normalize_rows(a, lo, hi, scale, shift, LEAKY_RELU, negative_slope, y)
     else:
-        _normalize_rows(a, lo, hi, scale, shift, code, alpha, y)
+        _normalize_rows(a, lo, hi, scale, shift, code, negative_slope, y)
 
 
 @njit(cache=True)
-def _infer_block(x, b, stats, pre_code, post_code, alpha, y):
+def _infer_block(x, b, stats, pre_code, post_code, negative_slope, y):
     lo, hi = _block_rows(x.shape[0], b)
     if pre_code == LINEAR and post_code == LINEAR:
-        _infer_rows(x, lo, hi, stats, LINEAR, LINEAR, alpha, y)
+        _infer_rows(x, lo, hi, stats, LINEAR, LINEAR, negative_slope, y)
     elif pre_code == LINEAR and post_code == RELU:
-        _infer_rows(x, lo, hi, stats, LINEAR, RELU, alpha, y)
+        _infer_rows(x, lo, hi, stats, LINEAR, RELU, negative_slope, y)
     elif pre_code == LINEAR and post_code == LEAKY_RELU:
-        _infer_rows(x, lo, hi, stats, LINEAR, LEAKY_RELU, alpha, y)
+        _infer_rows(x, lo, hi, stats, LINEAR, LEAKY_RELU, negative_slope, y)
     elif pre_code == RELU and post_code == LINEAR:
-        _infer_rows(x, lo, hi, stats, RELU, LINEAR, alpha, y)
+        _infer_rows(x, lo, hi, stats, RELU, LINEAR, negative_slope, y)
     elif pre_code == LEAKY_RELU and post_code == LINEAR:
-        _infer_rows(x, lo, hi, stats, LEAKY_RELU, LINEAR, alpha, y)
+        _infer_rows(x, lo, hi, stats, LEAKY_RELU, LINEAR, negative_slope, y)
     else:
-        _infer_rows(x, lo, hi, stats, pre_code, post_code, alpha, y)
+        _infer_rows(x, lo, hi, stats, pre_code, post_code, negative_slope, y)
 
 
 @njit(cache=True)
-def _gradient_sum_block(dy, a, y, b, mean, code, alpha, work):
+def _gradient_sum_block(dy, a, y, b, mean, code, negative_slope, work):
     """Per-column sums of ``g`` and ``g (a - mean)`` over block ``b`` into ``work[:, b]``."""
     lo, hi = _block_rows(dy.shape[0], b)
     sum_g = work[0, b]
@@ -210,30 +235,30 @@ def _gradient_sum_block(dy, a, y, b, mean, code, alpha, work):
         sum_g[j] = 0.0
         sum_gc[j] = 0.0
     if code == LINEAR:
-        _gradient_sum_rows(dy, a, y, lo, hi, mean, LINEAR, alpha, sum_g, sum_gc)
+        _gradient_sum_rows(dy, a, y, lo, hi, mean, LINEAR, negative_slope, sum_g, sum_gc)
     elif code == RELU:
-        _gradient_sum_rows(dy, a, y, lo, hi, mean, RELU, alpha, sum_g, sum_gc)
+        _gradient_sum_rows(dy, a, y, lo, hi, mean, RELU, negative_slope, sum_g, sum_gc)
     elif code == LEAKY_RELU:
-        _gradient_sum_rows(dy, a, y, lo, hi, mean, LEAKY_RELU, alpha, sum_g, sum_gc)
+        _gradient_sum_rows(dy, a, y, lo, hi, mean, LEAKY_RELU, negative_slope, sum_g, sum_gc)
     else:
-        _gradient_sum_rows(dy, a, y, lo, hi, mean, code, alpha, sum_g, sum_gc)
+        _gradient_sum_rows(dy, a, y, lo, hi, mean, code, negative_slope, sum_g, sum_gc)
 
 
 @njit(cache=True)
-def _dx_block(dy, a, y, b, columns, pre_code, post_code, alpha, dx):
+def _dx_block(dy, a, y, b, columns, pre_code, post_code, negative_slope, dx):
     lo, hi = _block_rows(dy.shape[0], b)
     if pre_code == LINEAR and post_code == LINEAR:
-        _dx_rows(dy, a, y, lo, hi, columns, LINEAR, LINEAR, alpha, dx)
+        _dx_rows(dy, a, y, lo, hi, columns, LINEAR, LINEAR, negative_slope, dx)
     elif pre_code == LINEAR and post_code == RELU:
-        _dx_rows(dy, a, y, lo, hi, columns, LINEAR, RELU, alpha, dx)
+        _dx_rows(dy, a, y, lo, hi, columns, LINEAR, RELU, negative_slope, dx)
     elif pre_code == LINEAR and post_code == LEAKY_RELU:
-        _dx_rows(dy, a, y, lo, hi, columns, LINEAR, LEAKY_RELU, alpha, dx)
+        _dx_rows(dy, a, y, lo, hi, columns, LINEAR, LEAKY_RELU, negative_slope, dx)
     elif pre_code == RELU and post_code == LINEAR:
-        _dx_rows(dy, a, y, lo, hi, columns, RELU, LINEAR, alpha, dx)
+        _dx_rows(dy, a, y, lo, hi, columns, RELU, LINEAR, negative_slope, dx)
     elif pre_code == LEAKY_RELU and post_code == LINEAR:
-        _dx_rows(dy, a, y, lo, hi, columns, LEAKY_RELU, LINEAR, alpha, dx)
+        _dx_rows(dy, a, y, lo, hi, columns, LEAKY_RELU, LINEAR, negative_slope, dx)
     else:
-        _dx_rows(dy, a, y, lo, hi, columns, pre_code, post_code, alpha, dx)
+        _dx_rows(dy, a, y, lo, hi, columns, pre_code, post_code, negative_slope, dx)
 
 
 @njit(cache=True)
@@ -276,7 +301,7 @@ def batch_norm_forward_train(
     epsilon,
     pre_code,
     post_code,
-    alpha,
+    negative_slope,
     a,
     y,
     mean,
@@ -312,7 +337,7 @@ def batch_norm_forward_train(
     pre_code, post_code : int
         Activation codes applied before / after the normalization (``LINEAR``
         for none; never ``SOFTMAX``).
-    alpha : float
+    negative_slope : float
         Leaky-relu slope, ``>= 0``.
     a : (N, M) float array
         Output ``f_pre(x)``, written only when ``pre_code != LINEAR``; pass
@@ -328,10 +353,10 @@ def batch_norm_forward_train(
     nb = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     if n * m < PARALLEL_MIN_SIZE:
         for b in range(nb):
-            _statistics_block(x, a, b, pre_code, alpha, work)
+            _statistics_block(x, a, b, pre_code, negative_slope, work)
     else:
         for b in prange(nb):
-            _statistics_block(x, a, b, pre_code, alpha, work)
+            _statistics_block(x, a, b, pre_code, negative_slope, work)
     _combine_moments(work, n, nb)
     # Block 0 of the workspace now holds the batch mean and M2; it is turned
     # into the float64 scale and shift of y = f_post(a * scale + shift).
@@ -340,24 +365,23 @@ def batch_norm_forward_train(
     for j in range(m):
         batch_mean = shift[j]
         var = scale[j] / n
-        s = 1.0 / math.sqrt(var + epsilon)
+        s = batch_norm_invstd(var, epsilon)
         mean[j] = batch_mean
         invstd[j] = s
-        running_mean[j] = momentum * running_mean[j] + (1.0 - momentum) * batch_mean
-        running_var[j] = momentum * running_var[j] + (1.0 - momentum) * var
-        scale[j] = gamma[j] * s
-        shift[j] = beta[j] - batch_mean * scale[j]
+        running_mean[j] = moving_average(running_mean[j], batch_mean, momentum)
+        running_var[j] = moving_average(running_var[j], var, momentum)
+        scale[j], shift[j] = batch_norm_scale_shift(gamma[j], beta[j], batch_mean, s)
     if n * m < PARALLEL_MIN_SIZE:
         for b in range(nb):
-            _normalize_block(a, b, scale, shift, post_code, alpha, y)
+            _normalize_block(a, b, scale, shift, post_code, negative_slope, y)
     else:
         for b in prange(nb):
-            _normalize_block(a, b, scale, shift, post_code, alpha, y)
+            _normalize_block(a, b, scale, shift, post_code, negative_slope, y)
 
 
 @njit(cache=True, parallel=True)
 def batch_norm_forward_infer(
-    x, gamma, beta, running_mean, running_var, epsilon, pre_code, post_code, alpha, y
+    x, gamma, beta, running_mean, running_var, epsilon, pre_code, post_code, negative_slope, y
 ):
     r"""Inference-mode batch normalization with the running statistics.
 
@@ -379,15 +403,15 @@ def batch_norm_forward_infer(
     stats = (gamma, beta, running_mean, running_var, epsilon)
     if n * m < PARALLEL_MIN_SIZE:
         for b in range(nb):
-            _infer_block(x, b, stats, pre_code, post_code, alpha, y)
+            _infer_block(x, b, stats, pre_code, post_code, negative_slope, y)
     else:
         for b in prange(nb):
-            _infer_block(x, b, stats, pre_code, post_code, alpha, y)
+            _infer_block(x, b, stats, pre_code, post_code, negative_slope, y)
 
 
 @njit(cache=True, parallel=True)
 def batch_norm_backward(
-    dy, a, y, gamma, mean, invstd, pre_code, post_code, alpha, dx, dgamma, dbeta, work
+    dy, a, y, gamma, mean, invstd, pre_code, post_code, negative_slope, dx, dgamma, dbeta, work
 ):
     r"""Gradients of training-mode batch normalization and its fused activations.
 
@@ -413,7 +437,7 @@ def batch_norm_backward(
         Saved from the forward pass (``a = x`` when there is no pre activation).
     gamma, mean, invstd : (M,) float arrays
         ``gamma`` and the saved batch statistics.
-    pre_code, post_code, alpha
+    pre_code, post_code, negative_slope
         As in the forward pass.
     dx : (N, M) float array
         Output; may alias ``dy``.
@@ -426,10 +450,10 @@ def batch_norm_backward(
     nb = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     if n * m < PARALLEL_MIN_SIZE:
         for b in range(nb):
-            _gradient_sum_block(dy, a, y, b, mean, post_code, alpha, work)
+            _gradient_sum_block(dy, a, y, b, mean, post_code, negative_slope, work)
     else:
         for b in prange(nb):
-            _gradient_sum_block(dy, a, y, b, mean, post_code, alpha, work)
+            _gradient_sum_block(dy, a, y, b, mean, post_code, negative_slope, work)
     combine_blocks(work[0], nb, work[0, 0])
     combine_blocks(work[1], nb, work[1, 0])
     # Block 0 of the workspace now holds the sums; it is turned into the
@@ -439,14 +463,13 @@ def batch_norm_backward(
     coef = work[1, 0]
     for j in range(m):
         s = np.float64(invstd[j])
-        dbeta[j] = offset[j]
-        dgamma[j] = coef[j] * s
-        coef[j] *= s * s / n
-        offset[j] = mean[j] * coef[j] - offset[j] / n
+        dbeta[j], dgamma[j], coef[j], offset[j] = batch_norm_grad_columns(
+            offset[j], coef[j], mean[j], s, n
+        )
     columns = (gamma, invstd, offset, coef)
     if n * m < PARALLEL_MIN_SIZE:
         for b in range(nb):
-            _dx_block(dy, a, y, b, columns, pre_code, post_code, alpha, dx)
+            _dx_block(dy, a, y, b, columns, pre_code, post_code, negative_slope, dx)
     else:
         for b in prange(nb):
-            _dx_block(dy, a, y, b, columns, pre_code, post_code, alpha, dx)
+            _dx_block(dy, a, y, b, columns, pre_code, post_code, negative_slope, dx)

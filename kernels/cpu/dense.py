@@ -31,7 +31,7 @@ from fastnn.kernels.scalar import SOFTMAX, activate, activate_grad
 
 
 @njit(cache=True)
-def _bias_activation_row(y, b, code, alpha):
+def _bias_activation_row(y, b, code, negative_slope):
     """One row of the forward epilogue, in place: ``y = f(y + b)``."""
     if code == SOFTMAX:
         for j in range(y.shape[0]):
@@ -39,11 +39,11 @@ def _bias_activation_row(y, b, code, alpha):
         _softmax_row(y, y)
     else:
         for j in range(y.shape[0]):
-            y[j] = activate(y[j] + b[j], code, alpha)
+            y[j] = activate(y[j] + b[j], code, negative_slope)
 
 
 @njit(cache=True)
-def _grad_block(dy, y, code, alpha, dz, partial, start, stop):
+def _grad_block(dy, y, code, negative_slope, dz, partial, start, stop):
     """Rows ``start:stop`` of ``dz = dy * f'(y)``; ``partial`` gets their column sums (float64)."""
     m = y.shape[1]
     for j in range(m):
@@ -55,12 +55,12 @@ def _grad_block(dy, y, code, alpha, dz, partial, start, stop):
                 partial[j] += dz[i, j]
         else:
             for j in range(m):
-                dz[i, j] = dy[i, j] * activate_grad(y[i, j], code, alpha)
+                dz[i, j] = dy[i, j] * activate_grad(y[i, j], code, negative_slope)
                 partial[j] += dz[i, j]
 
 
 @njit(cache=True)
-def dense_forward(x, W, b, code, alpha, y):
+def dense_forward(x, W, b, code, negative_slope, y):
     """Dense layer forward pass: ``y = f(x @ W + b)``.
 
     Parameters
@@ -73,7 +73,7 @@ def dense_forward(x, W, b, code, alpha, y):
         Bias (pass zeros for a layer without bias).
     code : int
         Activation code from ``fastnn.kernels.scalar.ACTIVATIONS``.
-    alpha : float
+    negative_slope : float
         Leaky-relu negative slope, ``>= 0``.
     y : ndarray, shape (batch, n_out), same dtype
         Output, overwritten.  Must not alias ``x`` or ``W``.
@@ -86,11 +86,11 @@ def dense_forward(x, W, b, code, alpha, y):
     """
     np.dot(x, W, y)
     for i in range(y.shape[0]):
-        _bias_activation_row(y[i], b, code, alpha)
+        _bias_activation_row(y[i], b, code, negative_slope)
 
 
 @njit(cache=True)
-def dense_backward(dy, x, W, y, code, alpha, dz, dx, dW, db, work, need_dx):
+def dense_backward(dy, x, W, y, code, negative_slope, dz, dx, dW, db, work, need_dx):
     """Dense layer backward pass, from the forward output ``y``.
 
     Parameters
@@ -105,7 +105,7 @@ def dense_backward(dy, x, W, y, code, alpha, dz, dx, dW, db, work, need_dx):
         The forward output ``y = f(x @ W + b)``.
     code : int
         Activation code from ``fastnn.kernels.scalar.ACTIVATIONS``.
-    alpha : float
+    negative_slope : float
         Leaky-relu negative slope, ``>= 0``.
     dz : ndarray, shape (batch, n_out), same dtype
         Gradient with respect to the pre-activation, overwritten.  May alias ``dy``.
@@ -130,7 +130,8 @@ def dense_backward(dy, x, W, y, code, alpha, dz, dx, dW, db, work, need_dx):
     nb = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     for blk in range(nb):
         start = blk * BLOCK_ROWS
-        _grad_block(dy, y, code, alpha, dz, work[0, blk], start, min(n, start + BLOCK_ROWS))
+        stop = min(n, start + BLOCK_ROWS)
+        _grad_block(dy, y, code, negative_slope, dz, work[0, blk], start, stop)
     combine_blocks(work[0], nb, db)
     np.dot(x.T, dz, dW)
     if need_dx:

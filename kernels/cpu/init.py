@@ -1,5 +1,10 @@
 """Initializer kernels: fill a preallocated array with counter-based random numbers.
 
+Responsibility: mapping elements to Philox blocks and looping over them on
+the CPU; the generator and its transforms to floats are in
+``fastnn.kernels.scalar``.  One implementation serves both dtypes: the
+dtype picks the generator and the number of values per block at compile time.
+
 Element ``i`` of a tensor (``i`` counted from the start of the whole tensor;
 ``offset`` says where ``out_flat`` begins) takes its value from Philox4x32-10
 block ``j`` of ``(seed, stream)``, where ``(j, slot) = rng_block(i, k)`` and
@@ -17,7 +22,8 @@ a scalar path that computes the same values element by element.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from fastnn.kernels.scalar import (
     RNG_LANES,
@@ -31,7 +37,6 @@ from fastnn.kernels.scalar import (
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
-_LANES_U = np.uint64(RNG_LANES)
 
 
 @njit(cache=True, forceinline=True, error_model="numpy")
@@ -51,19 +56,55 @@ def _finish(dist, v, a, b, lo, hi):
     return x
 
 
-@njit(cache=True, forceinline=True, error_model="numpy")
-def _inward_f32(lo, hi):
-    """float32 bounds rounded into [lo, hi], so a clamped value never leaves it.
+def _block_values(out, dist, w0, w1, w2, w3):
+    """The draws of one Philox block in ``out``'s dtype (compiled by the overload below)."""
+    raise NotImplementedError("only callable from compiled code")
 
-    (If no float32 lies in [lo, hi], the clamp returns the upper one.)
+
+@overload(_block_values, jit_options=dict(error_model="numpy"))
+def _block_values_overload(out, dist, w0, w1, w2, w3):
+    """Picks the generator at compile time from the array's dtype.
+
+    float32 takes one 32-bit word per value (4 values a block), float64 two
+    (2 values): ``rng_values_f32`` or ``rng_values_f64``.
     """
-    lo32 = np.float32(lo)
-    if np.float64(lo32) < lo:
-        lo32 = np.nextafter(lo32, np.float32(np.inf))
-    hi32 = np.float32(hi)
-    if np.float64(hi32) > hi:
-        hi32 = np.nextafter(hi32, np.float32(-np.inf))
-    return lo32, hi32
+    if out.dtype == types.float32:
+        return lambda out, dist, w0, w1, w2, w3: rng_values_f32(dist, w0, w1, w2, w3)
+    return lambda out, dist, w0, w1, w2, w3: rng_values_f64(dist, w0, w1, w2, w3)
+
+
+def _as_dtype_of(out, value):
+    """``value`` rounded to ``out``'s dtype (compiled by the overload below)."""
+    raise NotImplementedError("only callable from compiled code")
+
+
+@overload(_as_dtype_of)
+def _as_dtype_of_overload(out, value):
+    if out.dtype == types.float32:
+        return lambda out, value: np.float32(value)
+    return lambda out, value: np.float64(value)
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def _values_per_block(out):
+    """Values one Philox block (four 32-bit words) gives: 4 in float32, 2 in float64."""
+    return 4 // (out.itemsize // 4)
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def _parameters(out, a, b, lo, hi):
+    """``a``, ``b`` and the bounds in ``out``'s dtype, the bounds rounded into [lo, hi].
+
+    So a clamped value never leaves [lo, hi] (if no value of the dtype lies
+    in it, the clamp returns the upper one).  In float64 this is the identity.
+    """
+    lo_t = _as_dtype_of(out, lo)
+    if np.float64(lo_t) < lo:
+        lo_t = np.nextafter(lo_t, _as_dtype_of(out, np.inf))
+    hi_t = _as_dtype_of(out, hi)
+    if np.float64(hi_t) > hi:
+        hi_t = np.nextafter(hi_t, _as_dtype_of(out, -np.inf))
+    return _as_dtype_of(out, a), _as_dtype_of(out, b), lo_t, hi_t
 
 
 @njit(cache=True, forceinline=True, error_model="numpy")
@@ -74,103 +115,68 @@ def _block(j, c2, c3, k0, k1):
 
 
 @njit(cache=True, forceinline=True, error_model="numpy")
-def _full_chunk_f32(out, base, block0, c2, c3, k0, k1, dist, a, b, lo, hi):
-    """All 4 * RNG_LANES float32 values of one chunk, stored from ``out[base]``.
+def _full_chunk(out, base, block0, c2, c3, k0, k1, dist, a, b, lo, hi):
+    """All values of one chunk, stored from ``out[base]``, slot by slot.
 
-    Indices are unsigned so Numba emits no negative-index wraparound, which
-    would otherwise keep the stores from being recognised as contiguous.
+    Slot ``s`` of lane ``lane`` is ``out[base + s * RNG_LANES + lane]``: for
+    a fixed slot the lanes are contiguous, and the slot loop (a constant trip
+    count, the length of the values tuple) is unrolled, so LLVM vectorizes
+    the lane loop.  Indices are unsigned so Numba emits no negative-index
+    wraparound, which would otherwise keep the stores from being recognised
+    as contiguous.
     """
     start = np.uint64(base)
     for lane in range(RNG_LANES):
         w0, w1, w2, w3 = _block(block0 + lane, c2, c3, k0, k1)
-        v0, v1, v2, v3 = rng_values_f32(dist, w0, w1, w2, w3)
+        values = _block_values(out, dist, w0, w1, w2, w3)
         i = start + np.uint64(lane)
-        out[i] = _finish(dist, v0, a, b, lo, hi)
-        out[i + _LANES_U] = _finish(dist, v1, a, b, lo, hi)
-        out[i + np.uint64(2 * RNG_LANES)] = _finish(dist, v2, a, b, lo, hi)
-        out[i + np.uint64(3 * RNG_LANES)] = _finish(dist, v3, a, b, lo, hi)
-
-
-@njit(cache=True, forceinline=True, error_model="numpy")
-def _full_chunk_f64(out, base, block0, c2, c3, k0, k1, dist, a, b, lo, hi):
-    """All 2 * RNG_LANES float64 values of one chunk, stored from ``out[base]``."""
-    start = np.uint64(base)
-    for lane in range(RNG_LANES):
-        w0, w1, w2, w3 = _block(block0 + lane, c2, c3, k0, k1)
-        v0, v1 = rng_values_f64(dist, w0, w1, w2, w3)
-        i = start + np.uint64(lane)
-        out[i] = _finish(dist, v0, a, b, lo, hi)
-        out[i + _LANES_U] = _finish(dist, v1, a, b, lo, hi)
+        for slot in range(len(values)):
+            out[i + np.uint64(slot * RNG_LANES)] = _finish(dist, values[slot], a, b, lo, hi)
 
 
 @njit(cache=True)
 def _partial_chunk(out, chunk, offset, c2, c3, k0, k1, dist, a, b, lo, hi):
     """The elements of chunk ``chunk`` that fall inside ``out``, one at a time.
 
-    Same arithmetic as the full-chunk loops, so the bits agree.
+    Same arithmetic as ``_full_chunk``, so the bits agree.
     """
     n = out.size
-    if out.itemsize == 4:
-        a32, b32 = np.float32(a), np.float32(b)
-        lo32, hi32 = _inward_f32(lo, hi)
-        base = chunk * 4 * RNG_LANES - offset
-        for lane in range(RNG_LANES):
-            first = base + lane
-            if first + 3 * RNG_LANES < 0 or first >= n:
-                continue
-            w0, w1, w2, w3 = _block(chunk * RNG_LANES + lane, c2, c3, k0, k1)
-            vals = rng_values_f32(dist, w0, w1, w2, w3)
-            for slot in range(4):
-                i = first + slot * RNG_LANES
-                if 0 <= i < n:
-                    out[i] = _finish(dist, vals[slot], a32, b32, lo32, hi32)
-    else:
-        base = chunk * 2 * RNG_LANES - offset
-        for lane in range(RNG_LANES):
-            first = base + lane
-            if first + RNG_LANES < 0 or first >= n:
-                continue
-            w0, w1, w2, w3 = _block(chunk * RNG_LANES + lane, c2, c3, k0, k1)
-            vals = rng_values_f64(dist, w0, w1, w2, w3)
-            for slot in range(2):
-                i = first + slot * RNG_LANES
-                if 0 <= i < n:
-                    out[i] = _finish(dist, vals[slot], a, b, lo, hi)
+    per_block = _values_per_block(out)
+    base = chunk * per_block * RNG_LANES - offset
+    for lane in range(RNG_LANES):
+        first = base + lane
+        if first + (per_block - 1) * RNG_LANES < 0 or first >= n:
+            continue
+        w0, w1, w2, w3 = _block(chunk * RNG_LANES + lane, c2, c3, k0, k1)
+        values = _block_values(out, dist, w0, w1, w2, w3)
+        for slot in range(len(values)):
+            i = first + slot * RNG_LANES
+            if 0 <= i < n:
+                out[i] = _finish(dist, values[slot], a, b, lo, hi)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fill(out, seed, stream, offset, dist, a, b, lo, hi):
-    """Shared body of the random fills: ``a + b * draw``, clamped to [lo, hi] if bounded."""
+    """Shared body of the random fills: ``a + b * draw``, clamped to [lo, hi] if bounded.
+
+    One chunk (``_values_per_block * RNG_LANES`` elements) per ``prange``
+    iteration; ``a``, ``b`` and the bounds are first rounded to ``out``'s dtype.
+    """
     n = out.size
     if n == 0:
         return
     k0, k1, c2, c3 = _key_and_stream(seed, stream)
-    if out.itemsize == 4:
-        a32, b32 = np.float32(a), np.float32(b)
-        lo32, hi32 = _inward_f32(lo, hi)
-        span = 4 * RNG_LANES
-        first = offset // span
-        n_chunks = (offset + n - 1) // span - first + 1
-        for c in prange(n_chunks):
-            chunk = first + c
-            base = chunk * span - offset
-            if base >= 0 and base + span <= n:
-                _full_chunk_f32(
-                    out, base, chunk * RNG_LANES, c2, c3, k0, k1, dist, a32, b32, lo32, hi32
-                )
-            else:
-                _partial_chunk(out, chunk, offset, c2, c3, k0, k1, dist, a, b, lo, hi)
-    else:
-        span = 2 * RNG_LANES
-        first = offset // span
-        n_chunks = (offset + n - 1) // span - first + 1
-        for c in prange(n_chunks):
-            chunk = first + c
-            base = chunk * span - offset
-            if base >= 0 and base + span <= n:
-                _full_chunk_f64(out, base, chunk * RNG_LANES, c2, c3, k0, k1, dist, a, b, lo, hi)
-            else:
-                _partial_chunk(out, chunk, offset, c2, c3, k0, k1, dist, a, b, lo, hi)
+    a_t, b_t, lo_t, hi_t = _parameters(out, a, b, lo, hi)
+    span = _values_per_block(out) * RNG_LANES
+    first = offset // span
+    n_chunks = (offset + n - 1) // span - first + 1
+    for c in prange(n_chunks):
+        chunk = first + c
+        base = chunk * span - offset
+        if base >= 0 and base + span <= n:
+            _full_chunk(out, base, chunk * RNG_LANES, c2, c3, k0, k1, dist, a_t, b_t, lo_t, hi_t)
+        else:
+            _partial_chunk(out, chunk, offset, c2, c3, k0, k1, dist, a_t, b_t, lo_t, hi_t)
 
 
 @njit(cache=True)

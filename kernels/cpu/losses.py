@@ -1,5 +1,9 @@
 """Loss kernels: the loss value and its gradient in one pass over the data.
 
+Responsibility: looping the per-element losses of ``fastnn.kernels.scalar``
+(``logistic_loss_and_sigmoid``, ``squared_error``) and the row-wise softmax
+cross-entropy over a batch, and reducing the loss deterministically.
+
 Each kernel reads its inputs once, writes the gradient of the *mean* loss into a
 preallocated array and the mean loss into ``loss_out`` (float64, shape ``(1,)``).
 
@@ -24,24 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from fastnn.kernels.cpu.reduce import BLOCK_ROWS
-
-
-@njit(cache=True, error_model="numpy")
-def logistic_loss_and_sigmoid(z, t):
-    """``(max(z, 0) - z t + log(1 + exp(-|z|)), sigmoid(z))`` from one exponential.
-
-    The first value is the binary cross-entropy of target ``t`` against
-    ``sigmoid(z)``, written so that no term overflows for any finite ``z``.
-    ``log(1 + e)`` stands for ``log1p(e)``: glibc's ``log1p`` costs about three
-    ``log`` calls, and with ``0 < e <= 1`` the difference is an absolute error
-    below ``2**-52`` per element, so only a loss already below ~1e-16 loses
-    relative precision.
-    """
-    e = math.exp(-abs(z))
-    loss = max(z, 0.0) - z * t + math.log(1.0 + e)
-    if z >= 0:
-        return loss, 1.0 / (1.0 + e)
-    return loss, e / (1.0 + e)
+from fastnn.kernels.scalar import logistic_loss_and_sigmoid, squared_error
 
 
 @njit(cache=True, error_model="numpy")
@@ -55,6 +42,31 @@ def _sum_in_order(partials):
     for b in range(partials.shape[0]):
         total += partials[b]
     return total
+
+
+@njit(inline="always", error_model="numpy")
+def _blocked_loss_sum(rows, values, targets, grad, work):
+    """Sum of a loss over fixed ``BLOCK_ROWS``-row blocks, combined in block order.
+
+    The one reduction driver of the loss kernels: ``rows(values, targets,
+    grad, start, stop)`` writes the gradient of rows ``start:stop`` and
+    returns their loss sum; block sums go to ``work[0, :, 0]`` and are added
+    in block order, so the total does not depend on the thread count.
+    ``rows`` is an ``@njit`` function passed by name; ``inline="always"``
+    inlines this driver into each kernel (whose ``prange`` it then is), so the
+    call to ``rows`` resolves at compile time and the kernels stay cacheable
+    (a function passed as a run-time value would not be).
+    """
+    n = values.shape[0]
+    n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    partials = work[0, :n_blocks, 0]
+    if n_blocks == 1:  # one block: a parallel region would cost more than the work
+        partials[0] = rows(values, targets, grad, 0, n)
+    else:
+        for b in prange(n_blocks):
+            stop = min(n, (b + 1) * BLOCK_ROWS)
+            partials[b] = rows(values, targets, grad, b * BLOCK_ROWS, stop)
+    return _sum_in_order(partials)
 
 
 @njit(cache=True, error_model="numpy")
@@ -113,16 +125,8 @@ def softmax_cross_entropy(logits, labels, dlogits, loss_out, work):
 
     Every exponent is ``<= 0`` and ``1 <= s_i <= k``, so nothing overflows.
     """
-    n = logits.shape[0]
-    n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    partials = work[0, :n_blocks, 0]
-    if n_blocks == 1:  # one block: a parallel region would cost more than the work
-        partials[0] = _softmax_cross_entropy_rows(logits, labels, dlogits, 0, n)
-    else:
-        for b in prange(n_blocks):
-            stop = min(n, (b + 1) * BLOCK_ROWS)
-            partials[b] = _softmax_cross_entropy_rows(logits, labels, dlogits, b * BLOCK_ROWS, stop)
-    loss_out[0] = _sum_in_order(partials) / n
+    total = _blocked_loss_sum(_softmax_cross_entropy_rows, logits, labels, dlogits, work)
+    loss_out[0] = total / logits.shape[0]
 
 
 @njit(cache=True, error_model="numpy")
@@ -167,16 +171,8 @@ def binary_cross_entropy(logits, targets, dlogits, loss_out, work):
     This equals ``-t log(sigmoid(z)) - (1 - t) log(1 - sigmoid(z))`` without
     forming ``log(0)`` or ``exp(|z|)``.
     """
-    n = logits.shape[0]
-    n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    partials = work[0, :n_blocks, 0]
-    if n_blocks == 1:  # one block: a parallel region would cost more than the work
-        partials[0] = _binary_cross_entropy_rows(logits, targets, dlogits, 0, n)
-    else:
-        for b in prange(n_blocks):
-            stop = min(n, (b + 1) * BLOCK_ROWS)
-            partials[b] = _binary_cross_entropy_rows(logits, targets, dlogits, b * BLOCK_ROWS, stop)
-    loss_out[0] = _sum_in_order(partials) / logits.size
+    total = _blocked_loss_sum(_binary_cross_entropy_rows, logits, targets, dlogits, work)
+    loss_out[0] = total / logits.size
 
 
 @njit(cache=True, error_model="numpy")
@@ -187,8 +183,8 @@ def _mean_squared_error_rows(pred, targets, dpred, start, stop):
     total = 0.0
     for i in range(start, stop):
         for j in range(k):
-            diff = np.float64(pred[i, j]) - np.float64(targets[i, j])
-            total += diff * diff
+            loss, diff = squared_error(pred[i, j], targets[i, j])
+            total += loss
             dpred[i, j] = diff * grad_scale
     return total
 
@@ -215,13 +211,5 @@ def mean_squared_error(pred, targets, dpred, loss_out, work):
         L = \\frac{1}{nk} \\sum_{ij} (p_{ij} - t_{ij})^2, \\qquad
         \\frac{\\partial L}{\\partial p_{ij}} = \\frac{2 (p_{ij} - t_{ij})}{nk}.
     """
-    n = pred.shape[0]
-    n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    partials = work[0, :n_blocks, 0]
-    if n_blocks == 1:  # one block: a parallel region would cost more than the work
-        partials[0] = _mean_squared_error_rows(pred, targets, dpred, 0, n)
-    else:
-        for b in prange(n_blocks):
-            stop = min(n, (b + 1) * BLOCK_ROWS)
-            partials[b] = _mean_squared_error_rows(pred, targets, dpred, b * BLOCK_ROWS, stop)
-    loss_out[0] = _sum_in_order(partials) / pred.size
+    total = _blocked_loss_sum(_mean_squared_error_rows, pred, targets, dpred, work)
+    loss_out[0] = total / pred.size

@@ -1,5 +1,10 @@
 """Optimizer update kernels: one fused, in-place pass per parameter array.
 
+Responsibility: looping the per-element updates of
+``fastnn.kernels.scalar`` (``sgd_element``, ``adam_element``, ...) over a
+parameter array, serially or split over threads; the formulas themselves are
+written there, once for every backend.
+
 Every kernel takes 1-D views (``a.reshape(-1)``) of the parameter, its gradient
 and its state, all of one dtype and length, and updates the parameter and the
 state in place.  The formulas and defaults are those of Keras 3
@@ -12,72 +17,29 @@ with ``weight_decay`` ``lambda`` (``0`` means none) and learning rate ``eta``.
 
 Each element is widened to float64 (``np.float64(x)``; Numba's ``float(x)``
 keeps float32), updated, and rounded once when stored, whatever the array
-dtype.  The per-element updates are plain scalar functions (``*_element``) so
-another backend can loop over them in its own way.  Element updates are
-independent, so the result does not depend on the thread count.
+dtype.  Element updates are independent, so the result does not depend on the
+thread count.
 
 Every function is compiled with ``error_model="numpy"``: a division by zero
 gives inf/nan as in NumPy instead of raising, which takes a branch out of each
 loop and lets LLVM vectorize it (about 5x faster for the Adam loop).
 """
 
-import math
-
-import numpy as np
 from numba import njit, prange
+
+from fastnn.kernels.scalar import (
+    adam_element,
+    adam_step_size,
+    rmsprop_element,
+    rmsprop_momentum_element,
+    sgd_element,
+    sgd_momentum_element,
+)
 
 #: Below this many elements the update runs on one thread.  One core updates
 #: 32768 elements in ~15-30 us; a parallel region costs a few microseconds to
 #: start and join, and far more on a loaded machine, so smaller arrays gain little.
 PARALLEL_MIN_SIZE = 32768
-
-
-@njit(cache=True, error_model="numpy")
-def sgd_element(p, g, learning_rate, decay):
-    """Plain SGD: ``p - decay p - lr g`` (``decay = lr * weight_decay``)."""
-    p, g = np.float64(p), np.float64(g)
-    p = p - p * decay
-    return p - learning_rate * g
-
-
-@njit(cache=True, error_model="numpy")
-def sgd_momentum_element(p, g, velocity, learning_rate, momentum, nesterov, decay):
-    """SGD with (Nesterov) momentum; returns the new ``(p, velocity)``."""
-    p, g, velocity = np.float64(p), np.float64(g), np.float64(velocity)
-    p = p - p * decay
-    velocity = momentum * velocity - learning_rate * g
-    if nesterov:
-        return p + momentum * velocity - learning_rate * g, velocity
-    return p + velocity, velocity
-
-
-@njit(cache=True, error_model="numpy")
-def adam_element(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
-    """Adam with the bias correction folded into ``alpha``; returns ``(p, m, v)``."""
-    p, g, m, v = np.float64(p), np.float64(g), np.float64(m), np.float64(v)
-    p = p - p * decay
-    m = m + (g - m) * (1.0 - beta_1)
-    v = v + (g * g - v) * (1.0 - beta_2)
-    return p - alpha * m / (math.sqrt(v) + epsilon), m, v
-
-
-@njit(cache=True, error_model="numpy")
-def rmsprop_element(p, g, v, learning_rate, rho, epsilon, decay):
-    """RMSprop without momentum; returns ``(p, v)``."""
-    p, g, v = np.float64(p), np.float64(g), np.float64(v)
-    p = p - p * decay
-    v = rho * v + (1.0 - rho) * g * g
-    return p - learning_rate * g / math.sqrt(v + epsilon), v
-
-
-@njit(cache=True, error_model="numpy")
-def rmsprop_momentum_element(p, g, v, buffer, learning_rate, rho, momentum, epsilon, decay):
-    """RMSprop with momentum; returns ``(p, v, buffer)``."""
-    p, g, v, buffer = np.float64(p), np.float64(g), np.float64(v), np.float64(buffer)
-    p = p - p * decay
-    v = rho * v + (1.0 - rho) * g * g
-    buffer = momentum * buffer + learning_rate * g / math.sqrt(v + epsilon)
-    return p - buffer, v, buffer
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -152,21 +114,27 @@ def adam_update(param, grad, m, v, step, learning_rate, beta_1, beta_2, epsilon,
         m \\leftarrow m + (1 - \\beta_1)(g - m), \\quad
         v \\leftarrow v + (1 - \\beta_2)(g^2 - v), \\quad
         p \\leftarrow p - \\alpha \\frac{m}{\\sqrt{v} + \\epsilon}.
+
+    ``alpha`` is ``scalar.adam_step_size``; ``epsilon`` is added outside the
+    square root, as in Keras.
+
+    References
+    ----------
+    D. P. Kingma, J. Ba, "Adam: A method for stochastic optimization",
+    ICLR 2015.
     """
     n = param.shape[0]
     decay = learning_rate * weight_decay
-    # Float exponents: libm pow, the same rounding as Python's ``beta ** step``.
-    t = np.float64(step)
-    alpha = learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    step_size = adam_step_size(learning_rate, beta_1, beta_2, step)
     if n < PARALLEL_MIN_SIZE:
         for i in range(n):
             param[i], m[i], v[i] = adam_element(
-                param[i], grad[i], m[i], v[i], alpha, beta_1, beta_2, epsilon, decay
+                param[i], grad[i], m[i], v[i], step_size, beta_1, beta_2, epsilon, decay
             )
     else:
         for i in prange(n):
             param[i], m[i], v[i] = adam_element(
-                param[i], grad[i], m[i], v[i], alpha, beta_1, beta_2, epsilon, decay
+                param[i], grad[i], m[i], v[i], step_size, beta_1, beta_2, epsilon, decay
             )
 
 
