@@ -81,7 +81,7 @@ def test_check_reports_a_wrong_result(monkeypatch, capsys):
     original = reference.mean_squared_error
     monkeypatch.setattr(reference, "mean_squared_error", wrong_mse)
     checker = check._Checker("float64", seed=0)
-    checker.losses()
+    checker.family("losses")
     by_op = {r.op: r for r in checker.results}
     bad = by_op["mean_squared_error value+gradient"]
     assert not bad.passed and bad.worst == "gradient"
