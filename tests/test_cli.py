@@ -71,6 +71,12 @@ def test_check_runs_every_family_and_exits_zero():
     assert "FAIL" not in proc.stdout
 
 
+def test_check_covers_every_registry_family():
+    results = check.run_checks(("float32",))
+    assert {r.family for r in results} == set(benchmark.FAMILIES)
+    assert all(r.passed for r in results), [r.op for r in results if not r.passed]
+
+
 def test_check_reports_a_wrong_result(monkeypatch, capsys):
     from fastnn import reference
 
