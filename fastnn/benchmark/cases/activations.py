@@ -3,17 +3,8 @@
 
 from __future__ import annotations
 
-from fastnn.benchmark.cases.base import (
-    CHECK_OUT,
-    CHECK_ROWS,
-    CheckSpec,
-    Context,
-    Impl,
-    OpSpec,
-    activation_args,
-    torch_activation,
-    torch_timed,
-)
+from fastnn.benchmark.cases import base
+from fastnn.benchmark.cases.base import CheckSpec, Context, Impl, OpSpec
 
 __all__ = ["ActivationCase", "NAMES", "SHAPES", "specs", "checks"]
 
@@ -30,7 +21,7 @@ class ActivationCase:
         from fastnn import reference
 
         self.ctx, self.name = ctx, name
-        self.code, self.slope, self.params = activation_args(name)
+        self.code, self.slope, self.params = base.activation_args(name)
         self.x = ctx.normal(shape, scale=scale)
         self.dy = ctx.normal(shape)
         # The backward's y comes from NumPy, so no kernel runs before it is timed.
@@ -48,10 +39,10 @@ class ActivationCase:
         if ctx.torch is None:
             return None
         torch = ctx.torch
-        f = torch_activation(torch, self.name)
+        f = base.torch_activation(torch, self.name)
         xt = ctx.tensor(self.x, requires_grad=mode == "bwd")
         dy = ctx.tensor(self.dy) if mode == "bwd" else None
-        return torch_timed(torch, lambda: f(xt), dy, (xt,) if mode == "bwd" else (), mode)
+        return base.torch_timed(torch, lambda: f(xt), dy, (xt,) if mode == "bwd" else (), mode)
 
     def impl(self, mode: str) -> Impl:
         from fastnn import functional, reference
@@ -105,7 +96,7 @@ def specs() -> list[OpSpec]:
 
 
 def checks() -> list[CheckSpec]:
-    shape = (CHECK_ROWS, CHECK_OUT)
+    shape = (base.CHECK_ROWS, base.CHECK_OUT)
     return [
         CheckSpec("activations", f"activation {name} forward+backward",
                   lambda ctx, name=name: ActivationCase(shape, ctx, name, scale=3.0).check())

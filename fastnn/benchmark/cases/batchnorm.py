@@ -8,18 +8,8 @@ defaults); PyTorch's momentum weights the new batch value, so it gets ``1 - mome
 
 from __future__ import annotations
 
-from fastnn.benchmark.cases.base import (
-    CHECK_OUT,
-    CHECK_ROWS,
-    CheckSpec,
-    Context,
-    Impl,
-    OpSpec,
-    activation_args,
-    copy_yardstick,
-    torch_activation,
-    torch_timed,
-)
+from fastnn.benchmark.cases import base
+from fastnn.benchmark.cases.base import CheckSpec, Context, Impl, OpSpec
 
 __all__ = ["BatchNormCase", "SHAPES", "layer_defaults", "specs", "checks"]
 
@@ -59,7 +49,7 @@ class BatchNormCase:
 
         n, m = shape
         self.ctx, self.placement = ctx, placement
-        code, self.slope, params = activation_args(activation)
+        code, self.slope, params = base.activation_args(activation)
         self.pre = code if placement == "act-bn" else LINEAR
         self.post = code if placement == "bn-act" else LINEAR
         self.activation = None if placement == "bn" else activation
@@ -149,7 +139,7 @@ class BatchNormCase:
         xt = ctx.tensor(self.x, requires_grad=True)
         gt, bt = ctx.tensor(self.gamma, requires_grad=True), ctx.tensor(self.beta, True)
         rmt, rvt = ctx.tensor(self.running_mean), ctx.tensor(self.running_var)
-        act = None if self.activation is None else torch_activation(ctx.torch, self.activation)
+        act = None if self.activation is None else base.torch_activation(ctx.torch, self.activation)
         training = mode != "fwd-infer"
         momentum = 1 - self.momentum  # PyTorch's momentum weights the new batch value
 
@@ -159,7 +149,7 @@ class BatchNormCase:
             return act(out) if self.placement == "bn-act" else out
 
         torch_mode = "fwd" if mode.startswith("fwd-") else mode
-        return torch_timed(ctx.torch, forward, ctx.tensor(self.dy), (xt, gt, bt), torch_mode)
+        return base.torch_timed(ctx.torch, forward, ctx.tensor(self.dy), (xt, gt, bt), torch_mode)
 
     def impl(self, mode: str) -> Impl:
         from fastnn import functional, reference
@@ -176,7 +166,7 @@ class BatchNormCase:
         return Impl(
             self._fastnn(mode), self._module(reference, mode), self._torch(mode), "bandwidth",
             arrays * nbytes, nbytes, functional=self._module(functional, mode),
-            yardsticks={"copy": copy_yardstick(self.x)},
+            yardsticks={"copy": base.copy_yardstick(self.x)},
         )  # fmt: skip
 
     def check(self) -> tuple[dict, dict]:
@@ -218,7 +208,7 @@ def specs() -> list[OpSpec]:
 
 
 def checks() -> list[CheckSpec]:
-    shape = (CHECK_ROWS, CHECK_OUT)
+    shape = (base.CHECK_ROWS, base.CHECK_OUT)
 
     def spec(op, placement, activation="relu"):
         return CheckSpec(

@@ -8,18 +8,8 @@ import math
 import numpy as np
 from numba import njit
 
-from fastnn.benchmark.cases.base import (
-    CHECK_IN,
-    CHECK_OUT,
-    CHECK_ROWS,
-    CheckSpec,
-    Context,
-    Impl,
-    OpSpec,
-    activation_args,
-    torch_activation,
-    torch_timed,
-)
+from fastnn.benchmark.cases import base
+from fastnn.benchmark.cases.base import CheckSpec, Context, Impl, OpSpec
 
 __all__ = ["DenseCase", "SHAPES", "specs", "checks"]
 
@@ -56,7 +46,7 @@ class DenseCase:
     def __init__(self, shape, ctx: Context, activation: str = "relu", weight_scale=None):
         n, n_in, n_out = shape
         self.ctx, self.activation = ctx, activation
-        self.code, self.slope, self.params = activation_args(activation)
+        self.code, self.slope, self.params = base.activation_args(activation)
         scale = math.sqrt(2.0 / n_in) if weight_scale is None else weight_scale
         self.x = ctx.normal((n, n_in))
         self.W = ctx.normal((n_in, n_out), scale=scale)
@@ -131,13 +121,13 @@ class DenseCase:
         if self.activation == "linear":
             act = lambda t: t  # noqa: E731 (a clone would add a pass nn.Linear does not make)
         else:
-            act = torch_activation(ctx.torch, self.activation)
+            act = base.torch_activation(ctx.torch, self.activation)
 
         def forward():
             # F.linear wants the weight (out, in): pass our (in, out) one transposed (a view).
             return act(F.linear(xt, Wt.T, bt))
 
-        return torch_timed(ctx.torch, forward, ctx.tensor(self.dy), (xt, Wt, bt), mode)
+        return base.torch_timed(ctx.torch, forward, ctx.tensor(self.dy), (xt, Wt, bt), mode)
 
     def impl(self, mode: str) -> Impl:
         from fastnn import functional, reference
@@ -176,10 +166,10 @@ def specs() -> list[OpSpec]:
 
 
 def checks() -> list[CheckSpec]:
-    shape = (CHECK_ROWS, CHECK_IN, CHECK_OUT)
+    shape = (base.CHECK_ROWS, base.CHECK_IN, base.CHECK_OUT)
 
     def run(ctx, name):
-        return DenseCase(shape, ctx, name, weight_scale=1 / math.sqrt(CHECK_IN)).check()
+        return DenseCase(shape, ctx, name, weight_scale=1 / math.sqrt(base.CHECK_IN)).check()
 
     return [
         CheckSpec("dense", f"dense {name} forward+backward", lambda ctx, n=name: run(ctx, n))

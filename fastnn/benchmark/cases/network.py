@@ -13,15 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnn.benchmark.cases.base import (
-    CHECK_IN,
-    CHECK_OUT,
-    CHECK_ROWS,
-    CheckSpec,
-    Context,
-    Impl,
-    OpSpec,
-)
+from fastnn.benchmark.cases import base
+from fastnn.benchmark.cases.base import CheckSpec, Context, Impl, OpSpec
 
 __all__ = ["NetworkCase", "LAYERS", "build_network", "train_step", "specs", "checks"]
 
@@ -47,12 +40,12 @@ def _check_layers() -> list:
     import fastnn
 
     return [
-        fastnn.Dense(17, activation="relu", input_dim=CHECK_IN),
+        fastnn.Dense(17, activation="relu", input_dim=base.CHECK_IN),
         fastnn.BatchNormalization(),
         fastnn.Dense(11),
         fastnn.BatchNormalization(),
         fastnn.Activation("tanh"),
-        fastnn.Dense(CHECK_OUT),
+        fastnn.Dense(base.CHECK_OUT),
     ]
 
 
@@ -100,7 +93,10 @@ class NetworkCase:
             self.net = fastnn.Network(_check_layers(), seed=0, dtype=dtype,
                                       device=ctx.backend.name)  # fmt: skip
             self.net.compile(optimizer=SGD(learning_rate=0.1, momentum=0.9), loss="cross_entropy")
-        n_in, n_classes = (LAYERS[0], LAYERS[-1]) if model == "benchmark" else (CHECK_IN, CHECK_OUT)
+        if model == "benchmark":
+            n_in, n_classes = LAYERS[0], LAYERS[-1]
+        else:
+            n_in, n_classes = base.CHECK_IN, base.CHECK_OUT
         self.x = ctx.normal((batch, n_in))
         self.labels = ctx.rng.integers(0, n_classes, size=batch).astype(np.int64)
         # The reference runs the same layers one reference op at a time, from the same weights.
@@ -189,5 +185,5 @@ def specs() -> list[OpSpec]:
 def checks() -> list[CheckSpec]:
     return [
         CheckSpec("network", "network train step (2 SGD steps) + predict",
-                  lambda ctx: NetworkCase((CHECK_ROWS,), ctx, model="check").check(steps=2))
+                  lambda ctx: NetworkCase((base.CHECK_ROWS,), ctx, model="check").check(steps=2))
     ]  # fmt: skip

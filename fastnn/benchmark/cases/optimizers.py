@@ -85,16 +85,33 @@ class OptimizerCase:
 
         ctx = self.ctx
         kernel = getattr(ctx.backend.optimizers, f"{self.name}_update")
-        param, grad = ctx.device(self.param), ctx.device(self.grads[0])
-        args = self._args(param, grad, [ctx.device(s) for s in self.state], STEP)
-        scalars = tuple(self.hyper.values())
+        p, g = ctx.device(self.param), ctx.device(self.grads[0])
+        state = [ctx.device(s) for s in self.state]
+        # Spelled out per kernel, as a network's optimizer calls it (no argument unpacking).
+        if self.name == "sgd":
+            (velocity,) = state
+            lr, momentum, nesterov, decay = self.hyper.values()
 
-        def fastnn():
-            kernel(*args, *scalars)
+            def fastnn():
+                kernel(p, g, velocity, lr, momentum, nesterov, decay)
 
-        used = {"sgd": self.hyper.get("momentum", 0) > 0, "adam": 2,
-                "rmsprop": 1 + (self.hyper.get("momentum", 0) > 0)}[self.name]  # fmt: skip
-        arrays = 3 + 2 * int(used)  # read p, g and the used state; write p and that state
+        elif self.name == "adam":
+            m, v = state
+            lr, beta_1, beta_2, epsilon, decay = self.hyper.values()
+
+            def fastnn():
+                kernel(p, g, m, v, STEP, lr, beta_1, beta_2, epsilon, decay)
+
+        else:
+            velocity, buffer = state
+            lr, rho, momentum, epsilon, decay = self.hyper.values()
+
+            def fastnn():
+                kernel(p, g, velocity, buffer, lr, rho, momentum, epsilon, decay)
+
+        has_momentum = self.hyper.get("momentum", 0.0) > 0
+        used = {"sgd": int(has_momentum), "adam": 2, "rmsprop": 1 + int(has_momentum)}[self.name]
+        arrays = 3 + 2 * used  # read p, g and the used state; write p and that state
         return Impl(
             fastnn, self._module(reference), self._torch(), "bandwidth",
             arrays * self.param.nbytes, self.param.nbytes, functional=self._module(functional),
