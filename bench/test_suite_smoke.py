@@ -1,41 +1,56 @@
-"""Every op of the ``fastnn bench`` registry, built and called once at its small shape.
+"""Each benchmark case is written once: every registry entry is selected by ``fastnn bench``,
+timed by a ``bench/`` suite, and no suite builds a case of its own.
 
-``fastnn bench`` times these callables; here each one (fastnn, the NumPy
-reference, PyTorch when installed, and the baselines) runs once, so an op whose
-setup or call breaks fails CI instead of showing up as "failed" in a user's table.
+``pytest bench/ --benchmark-disable`` (as CI runs it) calls every side of every
+suite case once, so an op whose setup or call breaks fails CI instead of
+showing up as "failed" in a user's table.
 """
 
-import numba
-import numpy as np
+import importlib.util
+import pathlib
+
 import pytest
 
 from fastnn import benchmark
+from fastnn.benchmark.cases import CHECKS, FAMILIES, REGISTRY
 
-TASKS = benchmark.select(sizes=["small"])
-
-
-@pytest.fixture(scope="module")
-def torch_or_none():
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(numba.get_num_threads())
-    return torch
+HERE = pathlib.Path(__file__).parent
+SUITES = sorted(HERE.glob("bench_*.py"))
 
 
-def test_every_family_has_a_small_task():
-    assert {task.spec.family for task in TASKS} == set(benchmark.FAMILIES)
+def _suite_module(path: pathlib.Path):
+    spec = importlib.util.spec_from_file_location(f"suite_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.mark.parametrize("task", TASKS, ids=lambda task: task.key)
-def test_registry_op_runs_once(task, torch_or_none):
-    ctx = benchmark.Context(np.dtype(task.dtype), np.random.default_rng(0), torch_or_none)
-    impl = task.spec.make(task.shape, ctx)
-    assert impl.limit in ("bandwidth", "gemm") and impl.work > 0
-    assert impl.reference is not None
-    if torch_or_none is not None and task.spec.family != "init":
-        assert impl.torch is not None  # every family but some initializers has a PyTorch twin
-    for fn in (impl.fastnn, impl.reference, impl.torch, *impl.baselines.values()):
-        if fn is not None:
-            fn()
+def test_every_registry_case_is_selected_by_fastnn_bench():
+    selected = {task.spec.name for task in benchmark.select()}
+    assert selected == {spec.name for spec in REGISTRY}
+    quick = {task.spec.name for task in benchmark.select(quick=True)}
+    assert {spec.name for spec in REGISTRY if spec.quick} == quick
+    for spec in REGISTRY:
+        assert set(spec.shapes) == set(benchmark.SIZES), spec.name
+
+
+def test_every_registry_case_is_timed_by_a_suite():
+    from conftest import suite_params
+
+    families = [_suite_module(path).FAMILY for path in SUITES]
+    assert sorted(families) == sorted(FAMILIES)  # one suite per family, none left out
+    timed = {param.values[0][0].name for family in families for param in suite_params(family)}
+    assert timed == {spec.name for spec in REGISTRY}
+
+
+@pytest.mark.parametrize("path", SUITES, ids=lambda path: path.name)
+def test_suites_build_no_case_of_their_own(path):
+    """A suite reaches kernels, references and PyTorch only through the registry's cases."""
+    source = path.read_text(encoding="utf-8")
+    for name in ("fastnn.kernels", "fastnn.reference", "fastnn.functional", "import fastnn",
+                 "from fastnn import", "import numpy", "import torch"):  # fmt: skip
+        assert name not in source, f"{path.name} uses {name!r}; add the side to its case instead"
+
+
+def test_fastnn_check_covers_every_family():
+    assert {row.family for row in CHECKS} == set(FAMILIES)

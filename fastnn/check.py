@@ -1,30 +1,22 @@
-"""``fastnn check``: every CPU kernel once against the NumPy reference.
+"""``fastnn check``: every kernel once against the NumPy reference.
 
-Each check calls ``fastnn.functional`` (validation, then the CPU kernels) and
-``fastnn.reference`` on the same small random inputs and reports, over every
+The rows are the registry's check rows (``fastnn.benchmark.cases.CHECKS``):
+each builds a benchmark case at a small, odd shape (67 rows: two reduction
+blocks of 64 and a remainder; 19 and 13 columns, so every block path runs) and
+runs it through ``fastnn.functional`` (validation, then the kernels) and
+``fastnn.reference`` on the same random inputs.  Each row reports, over every
 output of the op, the largest absolute error and the largest *normwise*
-relative error ``max|got - want| / max|want|`` of any one output array.  An op
-passes when that relative error is within the dtype's tolerance:
-
-- float32: ``1e-4``, about 800 units in the last place at 1.  The kernels and
-  the reference round differently (fused passes, float64 accumulation in
-  different places, reductions over up to ~100 terms), which costs tens of
-  ulps; a wrong formula costs O(1).
-- float64: ``1e-10``, by the same argument at float64 precision.
+relative error ``max|got - want| / max|want|`` of any one output array, and
+passes when that relative error is within the dtype's tolerance (``TOLERANCES``).
 
 Optimizers are compared on the *change* they make to the parameter and on
 their new state, so a wrong update is not hidden by the size of the parameter.
 Initializers draw from different generators (Philox in fastnn, NumPy's in the
-reference), so they are compared by their moments, in units of the reference's
-standard deviation: means, standard deviations and kurtoses / 5 of ``n`` draws
-must agree within 6 standard errors of a difference of two samples,
-``6 sqrt(2 / n)`` (the row's error is then absolute).  The network row trains
-a small ``Network`` (fused Dense-relu-BN and BN-tanh placements) for two SGD
-steps beside ``fastnn.reference.Network`` from the same weights and compares
-the losses, all weights as one vector, and the predictions.
-
-The shapes are small and odd (67 rows: two reduction blocks of 64 and a
-remainder; 19 and 13 columns), so every block path runs.
+reference), so they are compared by their moments with a tolerance of their own
+(see ``fastnn.benchmark.cases.init``; the row's error is then absolute).  The
+network row trains a small ``Network`` (fused Dense-relu-BN and BN-tanh
+placements) for two SGD steps beside ``fastnn.reference.Network`` from the same
+weights and compares the losses, all weights as one vector, and the predictions.
 """
 
 from __future__ import annotations
@@ -41,19 +33,25 @@ import numpy as np
 
 __all__ = ["CheckResult", "TOLERANCES", "run_checks", "run_check", "format_results"]
 
-#: Normwise relative tolerance per dtype (see the module docstring).
+#: Normwise relative tolerance per dtype.  The longest reduction in a check runs over the 67
+#: rows of a batch, and summing n terms in another order differs by up to about n * eps of
+#: the sum of magnitudes: 67 * eps is 8e-6 in float32 (eps 1.2e-7) and 1.5e-14 in float64
+#: (eps 2.2e-16) for one reduced output.  The kernels accumulate in float64 in different
+#: places than the reference and fuse passes, and BatchNorm chains three reductions (mean,
+#: variance, the backward sums) whose cancellations can grow that further.
+#:
+#: - float32: 1e-4, about 12 x 67 eps (800 units in the last place at 1): room for those
+#:   chains, while a wrong formula, a missing term or a skipped row costs O(1e-2) or more;
+#: - float64: 1e-10, about 7000 x 67 eps: room for the cancellations at float64 precision,
+#:   yet a thousand times below the 1e-7 that one float32 rounding anywhere in a float64
+#:   path (a lost dtype) costs, so such a slip fails.
 TOLERANCES = {"float32": 1e-4, "float64": 1e-10}
-
-N_ROWS, N_IN, N_OUT = 67, 19, 13
-LEAKY_SLOPE = 0.2
-POINTWISE = ("linear", "relu", "leaky_relu", "sigmoid", "tanh")
-ALL_ACTIVATIONS = (*POINTWISE, "softmax")
-INIT_SHAPE = (512, 256)
 
 
 @dataclass
 class CheckResult:
-    """The outcome of one op: errors, the output that was worst, and the verdict."""
+    """The outcome of one op: errors, the output that was worst, and the verdict (``family``:
+    the registry family the row checks)."""
 
     op: str
     dtype: str
@@ -62,14 +60,11 @@ class CheckResult:
     worst: str
     tolerance: float
     error: str | None = None
+    family: str = "-"
 
     @property
     def passed(self) -> bool:
         return self.error is None and self.max_rel <= self.tolerance
-
-
-def _params(name: str) -> dict:
-    return {"negative_slope": LEAKY_SLOPE} if name == "leaky_relu" else {}
 
 
 def compare_outputs(got: dict, want: dict, absolute: bool = False) -> tuple[float, float, str]:
@@ -98,37 +93,31 @@ def compare_outputs(got: dict, want: dict, absolute: bool = False) -> tuple[floa
     return max_abs, max_rel, worst
 
 
-def _moments(a: np.ndarray, sigma: float) -> dict:
-    """Mean and std in units of ``sigma``, and the kurtosis / 5 (which tells the distributions
-    apart: normal 3, truncated normal 2.4, uniform 1.8).
-
-    The standard error of the sample kurtosis of a normal is ``sqrt(24 / n)``, about 5x that
-    of the standardized mean, so dividing it by 5 puts all three under the same tolerance.
-    """
-    a = a.astype(np.float64)
-    centered = a - a.mean()
-    variance = float(np.mean(centered**2))
-    kurtosis = float(np.mean(centered**4)) / variance**2 if variance > 0 else 0.0
-    return {
-        "mean / std": a.mean() / sigma,
-        "std / std": a.std() / sigma,
-        "kurtosis / 5": kurtosis / 5,
-    }
-
-
 class _Checker:
-    """Builds the inputs of each check and records the results."""
+    """Runs the registry's check rows for one dtype on one backend and records the results."""
 
-    def __init__(self, dtype: str, seed: int):
+    def __init__(self, dtype: str, seed: int, device: str = "cpu"):
+        from fastnn.backend import get_backend
+
         self.dtype = np.dtype(dtype)
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.backend = get_backend(device)
         self.results: list[CheckResult] = []
 
-    def normal(self, shape, scale=1.0, loc=0.0) -> np.ndarray:
-        return (self.rng.standard_normal(shape) * scale + loc).astype(self.dtype)
+    def context(self):
+        """A fresh build context: each row draws its inputs from the seed on its own, so a row
+        does not change when another is added before it."""
+        from fastnn.benchmark.cases import Context
+
+        return Context(self.dtype, np.random.default_rng(self.seed), None, self.backend)
 
     def record(
-        self, op: str, run: Callable[[], tuple[dict, dict]], tolerance=None, absolute=False
+        self,
+        op: str,
+        run: Callable[[], tuple[dict, dict]],
+        tolerance=None,
+        absolute=False,
+        family: str = "-",
     ) -> None:
         """Run one check; ``absolute``: judge the absolute error (outputs already in units)."""
         tol = TOLERANCES[self.dtype.name] if tolerance is None else tolerance
@@ -140,263 +129,43 @@ class _Checker:
             where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
             self.results.append(
                 CheckResult(op, self.dtype.name, math.nan, math.nan, "-", tol,
-                            f"{type(err).__name__}: {err}{where}")
+                            f"{type(err).__name__}: {err}{where}", family)
             )  # fmt: skip
             return
-        self.results.append(CheckResult(op, self.dtype.name, max_abs, max_rel, worst, tol))
-
-    # dense and activations ----------------------------------------------
-
-    def dense(self) -> None:
-        from fastnn import functional as fn
-        from fastnn import reference as ref
-
-        x = self.normal((N_ROWS, N_IN))
-        W = self.normal((N_IN, N_OUT), scale=1 / math.sqrt(N_IN))
-        b = self.normal((N_OUT,), scale=0.1)
-        dy = self.normal((N_ROWS, N_OUT))
-        for name in ALL_ACTIVATIONS:
-
-            def run(name=name):
-                y, cache = fn.dense_forward(x, W, b, name, **_params(name))
-                dx, dW, db = fn.dense_backward(dy, cache)
-                y_r, cache_r = ref.dense_forward(x, W, b, name, **_params(name))
-                dx_r, dW_r, db_r = ref.dense_backward(dy, cache_r)
-                got = {"y": y, "dx": dx, "dW": dW, "db": db}
-                return got, {"y": y_r, "dx": dx_r, "dW": dW_r, "db": db_r}
-
-            self.record(f"dense {name} forward+backward", run)
-
-    def activations(self) -> None:
-        from fastnn import functional as fn
-        from fastnn import reference as ref
-
-        x = self.normal((N_ROWS, N_OUT), scale=3.0)
-        dy = self.normal((N_ROWS, N_OUT))
-        for name in ALL_ACTIVATIONS:
-
-            def run(name=name):
-                y = fn.activation_forward(x, name, **_params(name))
-                y_r = ref.activation_forward(x, name, **_params(name))
-                # Both backward passes take the reference's y, so each is checked on its own.
-                dx = fn.activation_backward(dy, y_r, name, **_params(name))
-                dx_r = ref.activation_backward(dy, y_r, name, **_params(name))
-                return {"y": y, "dx": dx}, {"y": y_r, "dx": dx_r}
-
-            self.record(f"activation {name} forward+backward", run)
-
-    # batch normalization --------------------------------------------------
-
-    def _bn_inputs(self):
-        x = self.normal((N_ROWS, N_OUT), scale=2.0, loc=0.5)
-        gamma = self.normal((N_OUT,), scale=0.2, loc=1.0)
-        beta = self.normal((N_OUT,), scale=0.2)
-        running_mean = self.normal((N_OUT,), scale=0.1)
-        running_var = np.abs(self.normal((N_OUT,), scale=0.1, loc=1.0))
-        dy = self.normal((N_ROWS, N_OUT))
-        return x, gamma, beta, running_mean, running_var, dy
-
-    def _bn_pair(self, forward, backward, extra: dict) -> tuple[dict, dict]:
-        x, gamma, beta, running_mean, running_var, dy = self._bn_inputs()
-        outputs = []
-        for module_fwd, module_bwd in zip(forward, backward, strict=True):
-            rm, rv = running_mean.copy(), running_var.copy()
-            y, cache = module_fwd(x, gamma, beta, rm, rv, training=True, **extra)
-            dx, dgamma, dbeta = module_bwd(dy, cache)
-            # Inference mode with the updated running statistics.
-            y_infer, _ = module_fwd(x, gamma, beta, rm, rv, training=False, **extra)
-            outputs.append(
-                {"y": y, "dx": dx, "dgamma": dgamma, "dbeta": dbeta, "running_mean": rm,
-                 "running_var": rv, "y (inference)": y_infer}
-            )  # fmt: skip
-        return outputs[0], outputs[1]
-
-    def batchnorm(self) -> None:
-        from fastnn import functional as fn
-        from fastnn import reference as ref
-
-        self.record(
-            "batch_norm forward (train, inference)+backward",
-            lambda: self._bn_pair(
-                (fn.batch_norm_forward, ref.batch_norm_forward),
-                (fn.batch_norm_backward, ref.batch_norm_backward),
-                {},
-            ),
+        self.results.append(
+            CheckResult(op, self.dtype.name, max_abs, max_rel, worst, tol, family=family)
         )
-        for name in POINTWISE:
-            extra = {"activation": name, **_params(name)}
-            self.record(
-                f"batch_norm -> {name} forward+backward",
-                lambda extra=extra: self._bn_pair(
-                    (fn.batch_norm_act_forward, ref.batch_norm_act_forward),
-                    (fn.batch_norm_act_backward, ref.batch_norm_act_backward),
-                    extra,
-                ),
-            )
-            self.record(
-                f"{name} -> batch_norm forward+backward",
-                lambda extra=extra: self._bn_pair(
-                    (fn.act_batch_norm_forward, ref.act_batch_norm_forward),
-                    (fn.act_batch_norm_backward, ref.act_batch_norm_backward),
-                    extra,
-                ),
-            )
 
-    # losses ---------------------------------------------------------------
+    def family(self, family: str) -> None:
+        """Every check row of one family of the registry (``fastnn.benchmark.cases.CHECKS``)."""
+        from fastnn.benchmark.cases import CHECKS
 
-    def losses(self) -> None:
-        from fastnn import functional as fn
-        from fastnn import reference as ref
-
-        logits = self.normal((N_ROWS, N_OUT), scale=3.0)
-        targets = {
-            "softmax_cross_entropy": self.rng.integers(0, N_OUT, size=N_ROWS).astype(np.int64),
-            "binary_cross_entropy": self.rng.uniform(0, 1, (N_ROWS, N_OUT)).astype(self.dtype),
-            "mean_squared_error": self.normal((N_ROWS, N_OUT)),
-        }
-        for name, target in targets.items():
-
-            def run(name=name, target=target):
-                loss, grad = getattr(fn, name)(logits, target)
-                loss_r, grad_r = getattr(ref, name)(logits, target)
-                return {"loss": loss, "gradient": grad}, {"loss": loss_r, "gradient": grad_r}
-
-            self.record(f"{name} value+gradient", run)
-
-    # optimizers -----------------------------------------------------------
-
-    def _optimizer_run(self, name: str, n_state: int, kwargs: dict, steps: int = 3):
-        from fastnn import functional as fn
-        from fastnn import reference as ref
-
-        size = N_ROWS * N_OUT
-        param = self.normal(size, scale=0.5)
-        grads = [self.normal(size, scale=0.1) for _ in range(steps)]
-        outputs = []
-        for module in (fn, ref):
-            p = param.copy()
-            state = [np.zeros(size, dtype=self.dtype) for _ in range(n_state)]
-            for step, g in enumerate(grads, start=1):
-                args = (p, g, *state, step) if name == "adam_update" else (p, g, *state)
-                getattr(module, name)(*args, **kwargs)
-            change = p.astype(np.float64) - param.astype(np.float64)
-            outputs.append(
-                {"param change": change, **{f"state {i}": s for i, s in enumerate(state)}}
-            )
-        return outputs[0], outputs[1]
-
-    def optimizers(self) -> None:
-        cases = [
-            ("sgd", "sgd_update", 1, {}),
-            ("sgd momentum", "sgd_update", 1, {"momentum": 0.9}),
-            ("sgd nesterov", "sgd_update", 1, {"momentum": 0.9, "nesterov": True}),
-            ("adam", "adam_update", 2, {}),
-            ("adam weight_decay", "adam_update", 2, {"weight_decay": 0.01}),
-            ("rmsprop", "rmsprop_update", 2, {}),
-            ("rmsprop momentum", "rmsprop_update", 2, {"momentum": 0.9}),
-        ]
-        for label, name, n_state, kwargs in cases:
-            self.record(
-                f"{label} update (3 steps)",
-                lambda name=name, n_state=n_state, kwargs=kwargs: self._optimizer_run(
-                    name, n_state, kwargs
-                ),
-            )
-
-    # initializers ---------------------------------------------------------
-
-    def initializers(self) -> None:
-        from fastnn import init
-        from fastnn.reference import init as ref_init
-
-        n = INIT_SHAPE[0] * INIT_SHAPE[1]
-        # Six standard errors of a difference of two independent sample moments.
-        tol = 6 * math.sqrt(2.0 / n)
-        params = {
-            "constant": {"value": 0.5},
-            "normal": {"std": 0.05, "mean": 0.1},
-            "truncated_normal": {"std": 0.05, "mean": -0.1},
-            "uniform": {"low": -0.2, "high": 0.3},
-            "variance_scaling": {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform"},
-        }
-        for name in init.INITIALIZERS:
-
-            def run(name=name):
-                kwargs = {"dtype": self.dtype, **params.get(name, {})}
-                got = init.get(name)(INIT_SHAPE, seed=1, **kwargs)
-                want = getattr(ref_init, name)(INIT_SHAPE, seed=2, **kwargs)
-                if got.dtype != want.dtype:
-                    raise AssertionError(f"dtype {got.dtype}, expected {want.dtype}")
-                sigma = float(want.std()) or 1.0
-                return _moments(got, sigma), _moments(want, sigma)
-
-            self.record(
-                f"init {name} moments ({INIT_SHAPE[0]}x{INIT_SHAPE[1]})",
-                run,
-                tolerance=tol,
-                absolute=True,
-            )
-
-    # network ----------------------------------------------------------------
-
-    def network(self) -> None:
-        import fastnn
-        from fastnn import reference as ref
-        from fastnn.optimizers import SGD
-
-        x = self.normal((N_ROWS, N_IN))
-        labels = self.rng.integers(0, N_OUT, size=N_ROWS).astype(np.int64)
-
-        def run():
-            # Dense(relu) -> BN runs as one fused pre-activation BN kernel, BN -> Activation as
-            # a post-activation one; the reference runs every layer on its own.
-            layers = [
-                fastnn.Dense(17, activation="relu", input_dim=N_IN),
-                fastnn.BatchNormalization(),
-                fastnn.Dense(11),
-                fastnn.BatchNormalization(),
-                fastnn.Activation("tanh"),
-                fastnn.Dense(N_OUT),
-            ]
-            net = fastnn.Network(layers, seed=0, dtype=self.dtype)
-            # SGD, not Adam: Adam's first steps are about sign(gradient), which turns rounding
-            # differences of near-zero gradients into full-size steps.
-            net.compile(optimizer=SGD(learning_rate=0.1, momentum=0.9), loss="cross_entropy")
-            ref_net = ref.Network(
-                net.layers, input_dim=N_IN, loss="cross_entropy", optimizer=net.optimizer,
-                dtype=self.dtype,
-            )  # fmt: skip
-            ref_net.set_weights(net.get_weights())
-            got = {"loss": np.array([net.train_on_batch(x, labels) for _ in range(2)])}
-            want = {"loss": np.array([ref_net.train_on_batch(x, labels) for _ in range(2)])}
-            # All weights as one vector, normwise: a bias whose gradient is zero (it feeds BN)
-            # stays near zero and would make its own relative error meaningless.
-            got["weights"] = np.concatenate([w.ravel() for w in net.get_weights()])
-            want["weights"] = np.concatenate([w.ravel() for w in ref_net.get_weights()])
-            got["predict"], want["predict"] = net.predict(x), ref_net.predict(x)
-            return got, want
-
-        self.record("network train step (2 SGD steps) + predict", run)
+        for row in CHECKS:
+            if row.family == family:
+                self.record(
+                    row.op, lambda row=row: row.run(self.context()), row.tolerance,
+                    row.absolute, family,
+                )  # fmt: skip
 
 
-FAMILY_CHECKS = (
-    "dense", "activations", "batchnorm", "losses", "optimizers", "initializers", "network",
-)  # fmt: skip
-
-
-def run_checks(dtypes: Sequence[str] = ("float32",), seed: int = 0) -> list[CheckResult]:
+def run_checks(
+    dtypes: Sequence[str] = ("float32",), seed: int = 0, device: str = "cpu"
+) -> list[CheckResult]:
     """Run every family's checks for each dtype; failures are rows, never exceptions."""
     results = []
     for dtype in dtypes:
-        checker = _Checker(dtype, seed)
-        for family in FAMILY_CHECKS:
-            try:
-                getattr(checker, family)()
-            except Exception as err:  # a family that cannot even be set up (import error)
-                checker.results.append(
-                    CheckResult(family, dtype, math.nan, math.nan, "-", TOLERANCES[dtype],
-                                f"{type(err).__name__}: {err}")
-                )  # fmt: skip
+        try:
+            from fastnn.benchmark.cases import FAMILIES
+
+            checker = _Checker(dtype, seed, device)
+        except Exception as err:  # the cases or the backend cannot even be set up
+            results.append(
+                CheckResult("setup", dtype, math.nan, math.nan, "-", TOLERANCES[dtype],
+                            f"{type(err).__name__}: {err}")
+            )  # fmt: skip
+            continue
+        for family in FAMILIES:
+            checker.family(family)
         results.extend(checker.results)
     return results
 
@@ -421,11 +190,14 @@ def format_results(results: Sequence[CheckResult]) -> str:
 
 
 def run_check(
-    dtypes: Sequence[str] = ("float32",), seed: int = 0, stream: TextIO = sys.stdout
+    dtypes: Sequence[str] = ("float32",),
+    seed: int = 0,
+    stream: TextIO = sys.stdout,
+    device: str = "cpu",
 ) -> bool:
     """Print the check table and a verdict; True when every op is within tolerance."""
     start = time.perf_counter()
-    results = run_checks(dtypes, seed)
+    results = run_checks(dtypes, seed, device)
     elapsed = time.perf_counter() - start
     print(format_results(results), file=stream)
     failed = [r for r in results if not r.passed]

@@ -8,8 +8,11 @@
 ``fastnn compare NEW.json OLD.json``
     Ratios between two saved ``fastnn bench --json`` runs, with regressions flagged.
 
-Nothing here is imported by ``import fastnn``; the heavy modules are imported
-only by the command that needs them.
+Each command is a pair in ``COMMANDS``: a function that adds its subparser
+and a function that runs it and returns the exit status.  A new command (such
+as ``study``) is one more entry there.  Nothing here is imported by ``import
+fastnn``; the timing and checking modules are imported only by the command
+that needs them.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
-FAMILIES = ("dense", "activations", "batchnorm", "losses", "optimizers", "init", "network")
-SIZES = ("small", "medium", "large")
+from fastnn.benchmark.cases import FAMILIES, SIZES
+
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda", "all")
 
@@ -73,13 +77,7 @@ def _fraction(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="fastnn",
-        description="fastnn: compiled kernels for dense networks. Benchmark and check them.",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def _add_bench(commands) -> None:
     bench = commands.add_parser(
         "bench",
         help="time the kernels against NumPy, PyTorch and the machine's limits",
@@ -131,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     bench.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
 
+
+def _add_check(commands) -> None:
     check = commands.add_parser(
         "check",
         help="run every CPU kernel once against the NumPy reference",
@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     check.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
 
+
+def _add_compare(commands) -> None:
     compare = commands.add_parser(
         "compare",
         help="compare two saved bench runs",
@@ -154,6 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--fail-on-regression", action="store_true", help="exit with status 1 on a regression"
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fastnn`` parser: one subparser per entry of ``COMMANDS``."""
+    parser = argparse.ArgumentParser(
+        prog="fastnn",
+        description="fastnn: compiled kernels for dense networks. Benchmark and check them.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_parser, _ in COMMANDS.values():
+        add_parser(commands)
     return parser
 
 
@@ -190,7 +203,8 @@ def _rerun_with_threads(argv: list[str], threads: int) -> int:
     return subprocess.call([sys.executable, "-m", "fastnn", *argv], env=env)
 
 
-def _bench(args, argv: list[str]) -> int:
+def _bench(args) -> int:
+    argv = args.argv
     if args.plot is not None:
         missing = _matplotlib_missing()
         if missing:
@@ -229,9 +243,12 @@ def _bench(args, argv: list[str]) -> int:
         print("fastnn bench: the selection is empty", file=sys.stderr)
         return 2
     settings = benchmark.Settings.quick() if args.quick else benchmark.Settings.full()
+    # The cpu part of --device all; the cases take the backend, so cuda is device="cuda" here
+    # once _cuda_skip_reason no longer skips it.
     report = benchmark.run(
-        tasks, settings, use_torch=not args.no_torch, startup=not args.no_startup, seed=args.seed
-    )
+        tasks, settings, use_torch=not args.no_torch, startup=not args.no_startup, seed=args.seed,
+        device="cpu",
+    )  # fmt: skip
     report["argv"] = ["fastnn", *argv]
     print(benchmark.format_table(report))
     if args.json is not None:
@@ -267,12 +284,18 @@ def _check(args) -> int:
     return 0 if check.run_check(args.dtypes, seed=args.seed) else 1
 
 
+#: command -> (add its subparser to the subparsers action, run it: args -> exit status).
+#: ``main`` stores the command line's words in ``args.argv``.
+COMMANDS: dict[str, tuple[Callable, Callable]] = {
+    "bench": (_add_bench, _bench),
+    "check": (_add_check, _check),
+    "compare": (_add_compare, _compare),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fastnn`` script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    if args.command == "bench":
-        return _bench(args, argv)
-    if args.command == "compare":
-        return _compare(args)
-    return _check(args)
+    args.argv = argv
+    return COMMANDS[args.command][1](args)

@@ -71,6 +71,12 @@ def test_check_runs_every_family_and_exits_zero():
     assert "FAIL" not in proc.stdout
 
 
+def test_check_covers_every_registry_family():
+    results = check.run_checks(("float32",))
+    assert {r.family for r in results} == set(benchmark.FAMILIES)
+    assert all(r.passed for r in results), [r.op for r in results if not r.passed]
+
+
 def test_check_reports_a_wrong_result(monkeypatch, capsys):
     from fastnn import reference
 
@@ -81,7 +87,7 @@ def test_check_reports_a_wrong_result(monkeypatch, capsys):
     original = reference.mean_squared_error
     monkeypatch.setattr(reference, "mean_squared_error", wrong_mse)
     checker = check._Checker("float64", seed=0)
-    checker.losses()
+    checker.family("losses")
     by_op = {r.op: r for r in checker.results}
     bad = by_op["mean_squared_error value+gradient"]
     assert not bad.passed and bad.worst == "gradient"
