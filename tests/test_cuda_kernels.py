@@ -401,8 +401,6 @@ def test_symmetric_uniform_and_constant_are_bit_identical(dtype):
 @needs_real_gpu
 def test_large_launches_are_deterministic_and_match_cpu():
     """Full-size launches (real concurrency): same bits twice, initializers within 2 ulp."""
-    from fastnn.kernels.cpu import batchnorm as cpu_batchnorm  # noqa: F401  (twin exists)
-
     n, m = 8192, 512
     with config.shrunk(threads=256, reduce_rows=64, max_blocks=4096):
         x, gamma, beta, rm, rv, dy = make_layer(n, m, np.float32)

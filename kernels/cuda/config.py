@@ -23,6 +23,9 @@ import contextlib
 
 #: Threads per block of the one-dimensional (grid-stride) kernels.
 THREADS = 256
+#: Shared-memory slots of the one-dimensional block trees (a compile-time size):
+#: ``THREADS`` must be a power of two no larger than this.
+TREE_SIZE = 256
 #: Upper bound on the grid of a grid-stride kernel; each thread then loops.
 MAX_BLOCKS = 4096
 
@@ -75,6 +78,8 @@ def shrunk(threads: int = 32, reduce_rows: int = 8, max_blocks: int = 4):
     ``threads`` must be a power of two (the block-level trees halve it).
     """
     global THREADS, REDUCE_ROWS, MAX_BLOCKS
+    if threads > TREE_SIZE or threads & (threads - 1):
+        raise ValueError(f"threads must be a power of two <= {TREE_SIZE}, got {threads}")
     saved = THREADS, REDUCE_ROWS, MAX_BLOCKS
     THREADS, REDUCE_ROWS, MAX_BLOCKS = threads, reduce_rows, max_blocks
     try:

@@ -29,6 +29,7 @@ from numba import cuda
 
 from fastnn.kernels.cpu import init as _cpu
 from fastnn.kernels.cuda import config
+from fastnn.kernels.cuda.memory import fill
 from fastnn.kernels.scalar import (
     RNG_LANES,
     RNG_NORMAL,
@@ -76,13 +77,6 @@ def _fill_f64_kernel(out, first_chunk, n_lanes, offset, c2, c3, k0, k1, dist, a,
             i = first + slot * RNG_LANES
             if 0 <= i < n:
                 out[i] = _finish(dist, vals[slot], a, b, lo, hi)
-
-
-@cuda.jit
-def _fill_constant_kernel(out, value):
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, out.shape[0], stride):
-        out[i] = value
 
 
 def _fill(out, seed, stream, offset, dist, a, b, lo, hi):
@@ -142,7 +136,4 @@ def fill_truncated_normal(out_flat, seed, stream, offset, mean, std) -> None:
 
 def fill_constant(out_flat, value) -> None:
     """Fill ``out_flat`` with ``value`` (rounded to its dtype)."""
-    n = out_flat.shape[0]
-    if n:
-        value = np.dtype(out_flat.dtype).type(value)
-        _fill_constant_kernel[config.blocks_for(n), config.THREADS](out_flat, value)
+    fill(out_flat, value)

@@ -21,7 +21,7 @@ from fastnn.kernels.cuda.reduce import _check_workspace, _tree_sum
 
 __all__ = ["softmax_cross_entropy", "binary_cross_entropy", "mean_squared_error"]
 
-_TREE_SIZE = 256
+_TREE_SIZE = config.TREE_SIZE
 
 _softmax_cross_entropy_rows = device_callable(_cpu._softmax_cross_entropy_rows)
 _binary_cross_entropy_rows = device_callable(_cpu._binary_cross_entropy_rows)

@@ -30,7 +30,7 @@ __all__ = [
     "all_finite",
 ]
 
-_TREE_SIZE = 256
+_TREE_SIZE = config.TREE_SIZE
 
 
 def _is_device(a) -> bool:

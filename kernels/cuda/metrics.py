@@ -15,7 +15,7 @@ from fastnn.kernels.cuda.reduce import _tree_sum
 
 __all__ = ["count_correct_classes", "count_correct_binary"]
 
-_TREE_SIZE = 256
+_TREE_SIZE = config.TREE_SIZE
 
 
 @cuda.jit

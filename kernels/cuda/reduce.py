@@ -24,8 +24,6 @@ __all__ = ["n_row_blocks", "reduction_workspace", "column_sums", "combine_blocks
 
 _ROW_THREADS = config.REDUCE_ROW_THREADS
 _COLS = config.REDUCE_COLS
-#: Shared scratch of the one-dimensional trees: room for the largest block.
-_TREE_SIZE = 256
 
 
 def n_row_blocks(n_rows: int) -> int:
