@@ -1,12 +1,26 @@
-"""Tests of fastnn.datasets: the IDX reader on files written here, MNIST if present, make_moons."""
+"""Tests of fastnn.datasets: the IDX reader on files written here, MNIST if present, the
+MNIST download against a local HTTP server, and the generated data sets."""
 
+import functools
 import gzip
+import hashlib
+import http.server
+import socket
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fastnn.datasets import load_mnist, make_moons, read_idx
+from fastnn import datasets
+from fastnn.datasets import (
+    default_cache_dir,
+    download_mnist,
+    load_mnist,
+    make_classification,
+    make_moons,
+    read_idx,
+)
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -135,3 +149,147 @@ def test_make_moons():
         make_moons(1)
     with pytest.raises(ValueError, match="noise"):
         make_moons(10, noise=-1.0)
+
+
+def test_make_classification():
+    x, y = make_classification(500, n_features=20, n_classes=5, seed=3)
+    assert x.shape == (500, 20) and x.dtype == np.float32 and y.dtype == np.int64
+    assert np.bincount(y).tolist() == [100] * 5
+    assert np.abs(x).max() <= 1.0  # tanh features (float32 rounds values near 1 to 1)
+    again, y_again = make_classification(500, n_features=20, n_classes=5, seed=3)
+    np.testing.assert_array_equal(x, again)
+    np.testing.assert_array_equal(y, y_again)
+    # The classes are separable to a useful degree: a nearest-class-mean rule on half the data
+    # beats chance (0.2) on the other half by a wide margin (it reaches about 0.6-0.8 here).
+    means = np.stack([x[:250][y[:250] == c].mean(axis=0) for c in range(5)])
+    guess = np.argmin(((x[250:, None, :] - means) ** 2).sum(axis=2), axis=1)
+    assert (guess == y[250:]).mean() > 0.4
+    with pytest.raises(ValueError, match="n_samples"):
+        make_classification(3, n_classes=5)
+    with pytest.raises(ValueError, match="n_classes"):
+        make_classification(10, n_classes=1)
+    with pytest.raises(ValueError, match="noise"):
+        make_classification(10, n_classes=2, noise=float("nan"))
+
+
+# --- download, against a server on 127.0.0.1 started and stopped here ---------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list  # paths asked for, shared with the test
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def mnist_server(tmp_path):
+    """Serve small MNIST-format fixture files from ``tmp_path/served`` on 127.0.0.1.
+
+    Yields ``(base_url, checksums, arrays, requests)``: the good files'
+    SHA-256 sums, the arrays they hold, and the list of paths requested.  A
+    third file, ``t10k-labels-idx1-ubyte.gz`` under ``corrupt/``, has the
+    right name but other bytes.
+    """
+    served = tmp_path / "served"
+    (served / "corrupt").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    labels = np.array([5, 0, 4, 1, 9, 2], dtype=np.uint8)
+    write_mnist(served, images, labels, compress=True, kind="t10k")
+    good = (served / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    (served / "corrupt" / "t10k-images-idx3-ubyte.gz").write_bytes(
+        (served / "t10k-images-idx3-ubyte.gz").read_bytes()
+    )
+    corrupt = bytearray(good)
+    corrupt[len(corrupt) // 2] ^= 0xFF  # one flipped byte: same name and size, other bytes
+    (served / "corrupt" / "t10k-labels-idx1-ubyte.gz").write_bytes(bytes(corrupt))
+    checksums = {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in served.glob("*.gz")
+    }
+    requests = []
+    handler = type("Handler", (_QuietHandler,), {"requests": requests})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(served))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", checksums, (images, labels), requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_download_verifies_and_caches(tmp_path, mnist_server, capsys):
+    base_url, checksums, (images, labels), requests = mnist_server
+    cache = tmp_path / "cache"
+    x, y = load_mnist(cache, download=True, base_url=base_url, checksums=checksums)
+    np.testing.assert_array_equal(x, images.reshape(6, 784) / np.float32(255))
+    np.testing.assert_array_equal(y, labels)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(checksums)  # no temporary left
+    assert "100.0%" in capsys.readouterr().err  # the progress bar reached the end
+    assert len(requests) == 2
+    # Verified files already in the cache are not fetched again.
+    load_mnist(cache, download=True, base_url=base_url, checksums=checksums, progress=False)
+    assert len(requests) == 2
+    # A cached file whose sum no longer matches is fetched again.
+    (cache / "t10k-labels-idx1-ubyte.gz").write_bytes(b"stale")
+    download_mnist(cache, base_url=base_url, checksums=checksums, progress=False)
+    assert requests[2:] == ["/t10k-labels-idx1-ubyte.gz"]
+    np.testing.assert_array_equal(load_mnist(cache)[1], labels)
+
+
+def test_download_rejects_a_corrupt_file(tmp_path, mnist_server):
+    base_url, checksums, _, _ = mnist_server
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        download_mnist(cache, base_url=base_url + "corrupt/", checksums=checksums, progress=False)
+    # The good images file was kept; the corrupt labels left nothing behind, not even a temporary.
+    assert [p.name for p in cache.iterdir()] == ["t10k-images-idx3-ubyte.gz"]
+
+
+def test_download_http_error_and_missing_checksum(tmp_path, mnist_server):
+    base_url, checksums, _, _ = mnist_server
+    cache = tmp_path / "cache"
+    with pytest.raises(ConnectionError, match="HTTP 404"):
+        download_mnist(cache, "train", base_url=base_url, progress=False)
+    assert list(cache.iterdir()) == []
+    with pytest.raises(ValueError, match="no SHA-256 for train-images"):
+        download_mnist(cache, "train", base_url=base_url, checksums=checksums)
+
+
+def test_download_offline_is_a_clear_error(tmp_path):
+    # A port nobody listens on: bind one, note it, close it.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ConnectionError, match="offline"):
+        download_mnist(tmp_path, base_url=f"http://127.0.0.1:{port}/", progress=False, timeout=5)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_arguments_and_cache_dir(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="kind must be one of"):
+        download_mnist(tmp_path, kind="validation")
+    with pytest.raises(ValueError, match="directory is required"):
+        load_mnist()
+    with pytest.raises(TypeError, match="download must be a bool"):
+        load_mnist(tmp_path, download="yes")
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "data"))
+    assert default_cache_dir() == tmp_path / "data" / "mnist"
+    monkeypatch.delenv("FASTNN_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "fastnn" / "mnist"
+    # The published sums are 64 hex digits for each of the four standard files.
+    assert sorted(datasets.MNIST_SHA256) == sorted(
+        f"{kind}-{what}-ubyte.gz"
+        for kind in ("train", "t10k")
+        for what in ("images-idx3", "labels-idx1")
+    )
+    assert all(len(v) == 64 and int(v, 16) >= 0 for v in datasets.MNIST_SHA256.values())
