@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable
 
 from fastnn.benchmark.cases import FAMILIES, SIZES
+from fastnn.study import cli as study_cli
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda", "all")
@@ -290,6 +291,7 @@ COMMANDS: dict[str, tuple[Callable, Callable]] = {
     "bench": (_add_bench, _bench),
     "check": (_add_check, _check),
     "compare": (_add_compare, _compare),
+    "study": (study_cli.add_parser, study_cli.run),
 }
 
 

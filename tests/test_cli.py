@@ -340,3 +340,10 @@ def test_format_table_marks_missing_torch_and_failures():
     assert "sigmoid fwd 32x256 float32: setup failed: ImportError: x" in text
     assert "import fastnn 0.50 s (target < 1 s)" in text
     assert math.isclose(float(benchmark.format_seconds(2.5e-3).split()[0]), 2.5)
+
+
+def test_study_is_a_fastnn_subcommand(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["study", "--help"])
+    assert stopped.value.code == 0
+    assert "{init,batchnorm,all}" in capsys.readouterr().out
