@@ -17,6 +17,9 @@ training step, top to bottom, is ``train_step``::
 ``fit`` calls its callbacks (``fastnn.callbacks``) around epochs and, when
 one asks for them, around steps.
 
+Each public entry point runs with the BLAS thread count ``fastnn.blas``
+pins, when one is pinned (the reproducibility guarantees are there).
+
 Every array operation goes through the backend's ``memory`` and ``metrics``
 modules, so the same loop runs on every device.  NumPy appears only on the
 user's host arrays, to check them and to draw the shuffling order.
@@ -29,10 +32,12 @@ naming where; the network is exactly as it was before that step.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from fastnn.blas import pinned
 from fastnn.hooks import CallbackList, History
 from fastnn.inputs import check_inputs, check_validation_split, validation_split_index
 from fastnn.layers import BatchNormalization
@@ -55,6 +60,17 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------ checks
+
+
+def _blas_pinned(function):
+    """Run a public entry point with ``fastnn.blas``'s pinned BLAS thread count, if any."""
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        with pinned():
+            return function(*args, **kwargs)
+
+    return call
 
 
 def require_compiled(network) -> None:
@@ -142,6 +158,7 @@ def _run_forward(network, x: np.ndarray, training: bool) -> Plan:
 # ----------------------------------------------------------------------- training
 
 
+@_blas_pinned
 def fit(
     network,
     x,
@@ -260,6 +277,7 @@ def _means(metrics, total_loss: float, total_correct: float, seen: int) -> dict:
     return logs
 
 
+@_blas_pinned
 def train_on_batch(network, x, y):
     """``Network.train_on_batch``: one checked training step on one batch (see there)."""
     require_compiled(network)
@@ -283,6 +301,7 @@ def train_on_batch(network, x, y):
 # ---------------------------------------------------------------------- inference
 
 
+@_blas_pinned
 def evaluate(network, x, y, batch_size: int = 32, verbose: int = 0):
     """``Network.evaluate``: mean loss (and metrics) in inference mode (see there)."""
     require_compiled(network)
@@ -310,6 +329,7 @@ def _evaluate(network, x: np.ndarray, y: np.ndarray, batch_size: int) -> list:
     return [total_loss / n] + [total_correct / n for _ in network.metrics]
 
 
+@_blas_pinned
 def predict(network, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
     """``Network.predict``: outputs in inference mode, batch by batch, as a host array."""
     x = check_inputs(network, x)
@@ -331,6 +351,7 @@ def predict(network, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
 # ----------------------------------------------------- forward / backward / step
 
 
+@_blas_pinned
 def forward(network, x, training: bool = False) -> np.ndarray:
     """``Network.forward``: one pass; in training mode it prepares ``backward``."""
     x = check_inputs(network, x)
@@ -344,6 +365,7 @@ def forward(network, x, training: bool = False) -> np.ndarray:
     return network._backend.memory.to_host(plan.output)
 
 
+@_blas_pinned
 def backward(network, y) -> float:
     """``Network.backward``: loss of the last training forward, and all gradients."""
     require_compiled(network)

@@ -83,7 +83,7 @@ def test_ragged_and_non_numeric_inputs_are_clear_errors():
 
 
 class FakeDeviceArray:
-    """Stands for a CUDA array: it has ``__cuda_array_interface__``; reading it on the host fails."""
+    """A stand-in CUDA array: it has ``__cuda_array_interface__``; reading it on the host fails."""
 
     shape = (4, 5)
     dtype = np.dtype(np.float32)
