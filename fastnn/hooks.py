@@ -75,15 +75,20 @@ class CallbackList:
                     "callbacks must be instances of fastnn.callbacks.Callback, "
                     f"got {type(callback).__name__}"
                 )
-        self.callbacks = list(callbacks)
-        for callback in self.callbacks:
-            callback.set_model(model)
-            callback.set_params(params)
+        self.callbacks = []
+        self.model, self.params = model, params
         #: Whether any callback overrides a batch hook (else fit skips them).
-        self.batch_hooks = any(
-            getattr(type(callback), hook) is not getattr(Callback, hook)
-            for callback in self.callbacks
-            for hook in _BATCH_HOOKS
+        self.batch_hooks = False
+        for callback in callbacks:
+            self.append(callback)
+
+    def append(self, callback: Callback) -> None:
+        """Add ``callback`` last, giving it the model and the params."""
+        callback.set_model(self.model)
+        callback.set_params(self.params)
+        self.callbacks.append(callback)
+        self.batch_hooks = self.batch_hooks or any(
+            getattr(type(callback), hook) is not getattr(Callback, hook) for hook in _BATCH_HOOKS
         )
 
     def on_train_begin(self, logs=None) -> None:

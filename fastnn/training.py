@@ -198,7 +198,8 @@ def fit(
     steps = -(-n // batch_size)
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose}
     history = History()
-    callbacks = CallbackList([*(callbacks or []), history], network, params)
+    callbacks = CallbackList(callbacks, network, params)
+    callbacks.append(history)
     _run_epochs(network, x, y, epochs, batch_size, validation_data, shuffle, verbose, callbacks)
     return history
 
