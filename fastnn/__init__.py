@@ -74,7 +74,15 @@ if "numba" in sys.modules:
     # Numba was imported before fastnn: its config already read the environment.
     sys.modules["numba"].config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
-from fastnn import callbacks, datasets, functional, optimizers, reference, schedules  # noqa: E402
+from fastnn import (  # noqa: E402
+    blas,
+    callbacks,
+    datasets,
+    functional,
+    optimizers,
+    reference,
+    schedules,
+)
 from fastnn.callbacks import History  # noqa: E402
 from fastnn.layers import Activation, BatchNormalization, Dense  # noqa: E402
 from fastnn.network import Network, Sequential  # noqa: E402
@@ -86,6 +94,7 @@ __all__ = [
     "BatchNormalization",
     "Activation",
     "History",
+    "blas",
     "callbacks",
     "datasets",
     "optimizers",

@@ -17,6 +17,12 @@ that does the work:
 - ``fastnn.summary``: the table ``summary`` prints;
 - ``fastnn.saving``: ``save`` and ``load``.
 
+Inputs.  The public methods take what Keras's take: NumPy arrays of any
+real dtype, lists, anything ``numpy.asarray`` reads, converted to the
+network's dtype (``fastnn.inputs``).  ``fastnn.functional`` does not: it is
+the kernel contract and takes only C-contiguous float32/float64 arrays of
+one dtype.  ``Sequential`` is another name for ``Network``, as in Keras.
+
 Memory.  All trainable parameters are views into one flat array and their
 gradients views into another, so an optimizer step is one kernel call.  The
 BatchNormalization running statistics live in a third flat array.  Every
@@ -50,6 +56,8 @@ __all__ = ["Network", "Sequential", "History"]
 class Network:
     """A sequential network of ``Dense``, ``BatchNormalization`` and ``Activation`` layers.
 
+    Also importable as ``fastnn.Sequential``, Keras's name.
+
     Parameters
     ----------
     layers : list of Layer, optional
@@ -57,8 +65,10 @@ class Network:
     seed : int
         Seed of every random choice: each weight tensor is drawn from its own
         Philox stream under this seed, and ``fit`` shuffles with a generator
-        seeded by it and the epoch number.  Same seed, data and thread
-        settings: the same trained weights, bit for bit.
+        seeded by it and the epoch number.  Same seed, data and BLAS thread
+        count: the same trained weights, bit for bit, for any
+        ``NUMBA_NUM_THREADS``; ``fastnn.blas.set_blas_threads`` makes the
+        BLAS thread count independent of the environment.
     device : str
         ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when it can run, else CPU).
     dtype : numpy dtype

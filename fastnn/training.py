@@ -217,10 +217,10 @@ def _run_epochs(
     memory = network._backend.memory
     n = x.shape[0]
     steps = -(-n // batch_size)
-    full_plan = network._plans.get(min(batch_size, n), True)
-    last_plan = network._plans.get(n - (steps - 1) * batch_size, True)
+    last = network._plans.get(n - (steps - 1) * batch_size, True)
+    plans = [network._plans.get(min(batch_size, n), True)] * (steps - 1) + [last]
     # The data go to the device once; each step gathers its rows there.
-    x_device, y_device = memory.from_host(x), memory.from_host(y)
+    data = (memory.from_host(x), memory.from_host(y))
     network.stop_training = False
     callbacks.on_train_begin()
     logs = {}
@@ -233,31 +233,9 @@ def _run_epochs(
             order = np.arange(n, dtype=np.int64)
         order_device = memory.from_host(order)
         progress = Progress(epoch_index + 1, epochs, steps, n, verbose)
-        seen, total_loss, total_correct = 0, 0.0, 0.0
-        for step_index in range(steps):
-            if callbacks.batch_hooks:
-                callbacks.on_train_batch_begin(step_index)
-            plan = full_plan if step_index < steps - 1 else last_plan
-            rows = order_device[seen : seen + plan.n]
-            memory.gather_rows(x_device, rows, plan.x)
-            memory.gather_rows(y_device, rows, plan.labels)
-            loss = train_step(network, plan)
-            if not math.isfinite(loss):
-                where = f"epoch {epoch_index + 1}/{epochs}, step {step_index + 1}/{steps}"
-                raise _non_finite_loss(loss, where)
-            seen += plan.n
-            total_loss += loss * plan.n
-            if network.metrics:
-                total_correct += _count_correct(memory, plan)
-            progress.update(step_index + 1, seen, total_loss, total_correct, network.metrics)
-            if callbacks.batch_hooks:
-                callbacks.on_train_batch_end(
-                    step_index, _means(network.metrics, total_loss, total_correct, seen)
-                )
-            if network.stop_training:
-                break
+        where = f"epoch {epoch_index + 1}/{epochs}"
+        logs = _train_epoch(network, plans, data, order_device, progress, callbacks, where)
         network._epochs_seen += 1
-        logs = _means(network.metrics, total_loss, total_correct, seen)
         if validation_data is not None:
             values = _evaluate(network, *validation_data, batch_size)
             for name, value in zip(["loss", *network.metrics], values, strict=True):
@@ -268,6 +246,39 @@ def _run_epochs(
             break
     network._has_gradients = False
     callbacks.on_train_end(logs)
+
+
+def _train_epoch(network, plans, data, order, progress, callbacks, where: str) -> dict:
+    """One pass over the device ``data`` in the device row ``order``; returns the epoch's logs.
+
+    Step ``i`` trains on ``plans[i]``, gathering its rows of ``data = (x,
+    y)``.  It stops early when a callback sets ``network.stop_training``; the
+    logs are then the means over the rows seen.
+    """
+    memory, metrics = network._backend.memory, network.metrics
+    x_device, y_device = data
+    seen, total_loss, total_correct = 0, 0.0, 0.0
+    for step_index, plan in enumerate(plans):
+        if callbacks.batch_hooks:
+            callbacks.on_train_batch_begin(step_index)
+        rows = order[seen : seen + plan.n]
+        memory.gather_rows(x_device, rows, plan.x)
+        memory.gather_rows(y_device, rows, plan.labels)
+        loss = train_step(network, plan)
+        if not math.isfinite(loss):
+            raise _non_finite_loss(loss, f"{where}, step {step_index + 1}/{len(plans)}")
+        seen += plan.n
+        total_loss += loss * plan.n
+        if metrics:
+            total_correct += _count_correct(memory, plan)
+        progress.update(step_index + 1, seen, total_loss, total_correct, metrics)
+        if callbacks.batch_hooks:
+            callbacks.on_train_batch_end(
+                step_index, _means(metrics, total_loss, total_correct, seen)
+            )
+        if network.stop_training:
+            break
+    return _means(metrics, total_loss, total_correct, seen)
 
 
 def _means(metrics, total_loss: float, total_correct: float, seen: int) -> dict:

@@ -8,12 +8,10 @@ bits were measured to differ between 1 and 2 threads (fastnn.blas).
 """
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
+
+from tests.helpers import run_with_threads
 
 TRAIN_SCRIPT = """
 import hashlib, json
@@ -35,37 +33,38 @@ print(json.dumps({"digest": digest, "kernel_blas_threads_in_a_call": used}))
 """
 
 
-def run_with_blas_env(script: str, blas_threads: int, pin: int | None, timeout: float = 300):
-    """Run ``script`` with ``blas_threads`` in the BLAS environment variables (and a pin)."""
-    env = dict(os.environ)
-    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(
-        blas_threads
-    )
-    env.pop("FASTNN_BLAS_THREADS", None)
-    if pin is not None:
-        env["FASTNN_BLAS_THREADS"] = str(pin)
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+@pytest.fixture
+def run_with_blas_env(monkeypatch):
+    """Run a script in a fresh Python with ``blas_threads`` in the BLAS variables (and a pin).
+
+    ``tests.helpers.run_with_threads`` copies this process's environment,
+    so the variables are set here, for the duration of one test.
+    """
+
+    def run(script: str, blas_threads: int, pin: int | None, numba_threads: int = 2) -> dict:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            monkeypatch.setenv(name, str(blas_threads))
+        if pin is None:
+            monkeypatch.delenv("FASTNN_BLAS_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("FASTNN_BLAS_THREADS", str(pin))
+        output = run_with_threads(script, n_threads=numba_threads)
+        return json.loads(output.strip().splitlines()[-1])
+
+    return run
 
 
-def test_pinned_blas_threads_give_the_same_bits_whatever_the_environment():
+def test_pinned_blas_threads_give_the_same_bits_whatever_the_environment(run_with_blas_env):
     unpinned_one = run_with_blas_env(TRAIN_SCRIPT, blas_threads=1, pin=None)
-    pinned_from_two = run_with_blas_env(TRAIN_SCRIPT, blas_threads=2, pin=1)
+    # Numba's thread count changes too: fastnn's own kernels never depend on it.
+    pinned_from_two = run_with_blas_env(TRAIN_SCRIPT, blas_threads=2, pin=1, numba_threads=1)
     # The pin reached the BLAS that Numba's np.dot calls, inside the call ...
     assert pinned_from_two["kernel_blas_threads_in_a_call"] == [1]
     # ... so the training is the one of a 1-thread BLAS, bit for bit.
     assert pinned_from_two["digest"] == unpinned_one["digest"]
 
 
-def test_pin_above_the_environment_count_and_back():
+def test_pin_above_the_environment_count_and_back(run_with_blas_env):
     pinned_two_from_one = run_with_blas_env(TRAIN_SCRIPT, blas_threads=1, pin=2)
     pinned_two_from_two = run_with_blas_env(TRAIN_SCRIPT, blas_threads=2, pin=2)
     assert pinned_two_from_one["kernel_blas_threads_in_a_call"] == [2]
