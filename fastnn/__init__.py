@@ -1,8 +1,9 @@
 """fastnn: compiled Numba kernels for training dense neural networks.
 
-The Keras-style API: ``Network`` with the layers ``Dense``,
-``BatchNormalization`` and ``Activation``; optimizers in ``fastnn.optimizers``,
-data sets in ``fastnn.datasets``.
+The Keras-style API: ``Network`` (alias ``Sequential``) with the layers
+``Dense``, ``BatchNormalization`` and ``Activation``; optimizers in
+``fastnn.optimizers``, learning-rate schedules in ``fastnn.schedules``,
+``fit`` callbacks in ``fastnn.callbacks``, data sets in ``fastnn.datasets``.
 
 Submodules: ``functional`` (validated kernel entry points), ``reference``
 (the NumPy oracle), ``kernels`` (the CPU and CUDA kernels).
@@ -73,19 +74,31 @@ if "numba" in sys.modules:
     # Numba was imported before fastnn: its config already read the environment.
     sys.modules["numba"].config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
-from fastnn import datasets, functional, optimizers, reference  # noqa: E402
+from fastnn import (  # noqa: E402
+    blas,
+    callbacks,
+    datasets,
+    functional,
+    optimizers,
+    reference,
+    schedules,
+)
 from fastnn.callbacks import History  # noqa: E402
 from fastnn.layers import Activation, BatchNormalization, Dense  # noqa: E402
-from fastnn.network import Network  # noqa: E402
+from fastnn.network import Network, Sequential  # noqa: E402
 
 __all__ = [
     "Network",
+    "Sequential",
     "Dense",
     "BatchNormalization",
     "Activation",
     "History",
+    "blas",
+    "callbacks",
     "datasets",
     "optimizers",
+    "schedules",
     "functional",
     "reference",
     "__version__",

@@ -10,7 +10,7 @@ can ride on one:
 - ``Dense(activation=None)``, ``BatchNormalization``, ``Activation(act)``:
   the BN kernel applies ``act`` after normalizing (``post``);
 - an ``Activation`` right after a linear ``Dense`` joins the dense epilogue;
-- a final softmax with ``"cross_entropy"`` (or sigmoid with
+- a final softmax with ``"cross_entropy"`` or ``"categorical_crossentropy"`` (or sigmoid with
   ``"binary_crossentropy"``) is left to the loss kernel, which works on the
   logits stably; ``predict`` applies it to return probabilities.
 
@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from fastnn.kernels.scalar import ACTIVATIONS, LINEAR, NEGATIVE_SLOPE, SOFTMAX
 from fastnn.layers import Activation, BatchNormalization, Dense
-from fastnn.objectives import LOSS_ACTIVATION
+from fastnn.objectives import LOSS_ACTIVATION, OBJECTIVES
 
 __all__ = [
     "Call",
@@ -362,7 +362,8 @@ def fuse(layers: list, layer_weights: list, loss: str | None, output_dim: int) -
     ------
     ValueError
         The last layer's activation does not fit ``loss``, or
-        ``"cross_entropy"`` has fewer than two output units.
+        a class-index loss (``"cross_entropy"``, ``"categorical_crossentropy"``)
+        has fewer than two output units.
     """
     ops: list = []
     for layer, weights in zip(layers, layer_weights, strict=True):
@@ -381,9 +382,9 @@ def fuse(layers: list, layer_weights: list, loss: str | None, output_dim: int) -
                 f"loss {loss!r} needs the last layer's activation to be "
                 f"{_CODE_NAMES[absorbed]!r} or None (logits), got {_CODE_NAMES[code]!r}"
             )
-    if loss == "cross_entropy" and output_dim < 2:
+    if loss is not None and OBJECTIVES[loss].integer_labels and output_dim < 2:
         raise ValueError(
-            "loss 'cross_entropy' needs an output layer of at least 2 units (one per class); "
+            f"loss {loss!r} needs an output layer of at least 2 units (one per class); "
             "use 'binary_crossentropy' for one unit"
         )
     return Fusion(ops, output_code)

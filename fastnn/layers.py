@@ -15,6 +15,7 @@ moving mean and the moving variance.
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 import numpy as np
@@ -57,18 +58,63 @@ def _activation_name(activation) -> str:
     return "linear" if activation is None else activation
 
 
+#: Arguments ``initialize`` passes to every initializer; any other parameter
+#: without a default (``constant``'s ``value``, ``normal``'s ``std``) must be
+#: bound beforehand, e.g. ``fastnn.init.get("constant", value=0.5)``.
+_SUPPLIED_ARGUMENTS = {"shape", "seed", "stream", "dtype", "out"}
+
+
 def _check_initializer(name: str, init):
-    """Accept a name known to ``fastnn.init`` or a callable."""
-    if callable(init):
-        return init
-    if not isinstance(init, str):
+    """Accept a name known to ``fastnn.init`` or a callable, with every parameter it needs.
+
+    An initializer that needs a parameter nobody supplies (``"constant"``
+    without its value, ``"normal"`` without its ``std``) fails here, when the
+    layer is made, rather than when the network is built.
+    """
+    from fastnn import init as initializers
+
+    if not callable(init) and not isinstance(init, str):
         raise TypeError(
             f"{name} must be an initializer name or a callable, got {type(init).__name__}"
         )
-    from fastnn import init as initializers
-
-    initializers.get(init)  # raises ValueError naming the known initializers
+    function = initializers.get(init)  # raises ValueError naming the known initializers
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): trust the callable
+        return init
+    missing = [
+        p.name
+        for p in parameters
+        if p.default is p.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and p.name not in _SUPPLIED_ARGUMENTS
+    ]
+    if missing:
+        label = repr(init) if isinstance(init, str) else _initializer_label(init)
+        bound = ", ".join(f"{m}=..." for m in missing)
+        raise ValueError(
+            f"{name}={label} needs {', '.join(missing)}, which a layer cannot guess: "
+            f"pass {name}=fastnn.init.get({_initializer_label(init)!r}, {bound})"
+        )
     return init
+
+
+def _alias(name: str, value, alias: str, alias_value, default):
+    """One of two spellings of an argument (fastnn's and Keras's); both given is a TypeError."""
+    if value is not None and alias_value is not None:
+        raise TypeError(f"give {name} or its Keras spelling {alias}, not both")
+    if alias_value is not None:
+        return alias_value
+    return default if value is None else value
+
+
+def _input_dim_from_shape(input_shape) -> int:
+    """``d`` from Keras's ``input_shape=(d,)``, or raise (a Dense layer takes 1-D samples)."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 1:
+        raise ValueError(
+            f"input_shape must be a tuple (n_features,) for a Dense layer, got {input_shape!r}"
+        )
+    return _check_positive_int("input_shape[0]", input_shape[0])
 
 
 def _check_positive_int(name: str, value) -> int:
@@ -129,16 +175,25 @@ class Dense(Layer):
         Kernel initializer: a name from ``fastnn.init`` or a callable with the
         ``fastnn.init`` signature ``f(shape, *, seed, dtype, out, stream)``.
         Default: ``"he_normal"`` for relu and leaky relu, ``"xavier_uniform"``
-        otherwise.
+        otherwise (Keras's default is ``"glorot_uniform"``, the same as
+        ``"xavier_uniform"``, for every activation).  One that needs a
+        parameter is given bound, ``fastnn.init.get("constant", value=0.1)``;
+        a bare ``"constant"`` fails here, not at build time.
     use_bias : bool
         Whether the layer has a bias.
-    bias_init : str or callable
+    bias_init : str or callable, optional
         Bias initializer, ``"zeros"`` by default.
     input_dim : int, optional
         Number of input features; needed on the first layer unless the network
         is built from the first data it sees.
     name : str, optional
         Layer name; the network picks ``dense``, ``dense_1``, ... otherwise.
+    kernel_initializer, bias_initializer : str or callable, optional
+        Keras's names for ``init`` and ``bias_init``; giving both spellings
+        of one is a TypeError.
+    input_shape : tuple, optional
+        Keras's ``input_shape=(d,)``, the same as ``input_dim=d``; giving
+        both is a TypeError.
     """
 
     base_name = "dense"
@@ -149,20 +204,29 @@ class Dense(Layer):
         activation: str | None = None,
         init=None,
         use_bias: bool = True,
-        bias_init="zeros",
+        bias_init=None,
         input_dim: int | None = None,
         name: str | None = None,
+        *,
+        kernel_initializer=None,
+        bias_initializer=None,
+        input_shape=None,
     ):
         super().__init__(name)
         self.units = _check_positive_int("units", units)
         self.activation = _activation_name(activation)
-        if init is None:
-            init = "he_normal" if self.activation in ("relu", "leaky_relu") else "xavier_uniform"
+        default = "he_normal" if self.activation in ("relu", "leaky_relu") else "xavier_uniform"
+        init = _alias("init", init, "kernel_initializer", kernel_initializer, default)
         self.init = _check_initializer("init", init)
         if not isinstance(use_bias, bool):
             raise TypeError(f"use_bias must be a bool, got {type(use_bias).__name__}")
         self.use_bias = use_bias
+        bias_init = _alias("bias_init", bias_init, "bias_initializer", bias_initializer, "zeros")
         self.bias_init = _check_initializer("bias_init", bias_init)
+        if input_shape is not None:
+            if input_dim is not None:
+                raise TypeError("give input_dim or its Keras spelling input_shape=(d,), not both")
+            input_dim = _input_dim_from_shape(input_shape)
         self.input_dim = None if input_dim is None else _check_positive_int("input_dim", input_dim)
 
     def output_dim(self, input_dim: int) -> int:

@@ -11,9 +11,17 @@ that does the work:
 - ``fastnn.plan`` and ``fastnn.fusion``: the buffers and bound kernel calls of
   one batch size, and the fused ops that bind them;
 - ``fastnn.objectives``: the losses, metrics and target checks;
-- ``fastnn.callbacks``: ``History`` and the progress display;
+- ``fastnn.callbacks`` (and ``fastnn.hooks``): the fit callbacks and ``History``;
+- ``fastnn.progress``: the progress display;
+- ``fastnn.inputs``: what the data may be (array-likes, converted);
 - ``fastnn.summary``: the table ``summary`` prints;
 - ``fastnn.saving``: ``save`` and ``load``.
+
+Inputs.  The public methods take what Keras's take: NumPy arrays of any
+real dtype, lists, anything ``numpy.asarray`` reads, converted to the
+network's dtype (``fastnn.inputs``).  ``fastnn.functional`` does not: it is
+the kernel contract and takes only C-contiguous float32/float64 arrays of
+one dtype.  ``Sequential`` is another name for ``Network``, as in Keras.
 
 Memory.  All trainable parameters are views into one flat array and their
 gradients views into another, so an optimizer step is one kernel call.  The
@@ -34,19 +42,21 @@ from fastnn import optimizers as optimizers_module
 from fastnn import saving
 from fastnn import training as training_module
 from fastnn.backend import get_backend
-from fastnn.callbacks import History
 from fastnn.fusion import Fusion, fuse
+from fastnn.hooks import History
 from fastnn.layers import Dense, Layer, initialize
 from fastnn.objectives import resolve_loss, resolve_metrics
 from fastnn.plan import PlanCache
 from fastnn.saving import FILE_FORMAT, FILE_VERSION  # noqa: F401 (importable from here, as before)
 from fastnn.summary import layer_rows, summary_lines
 
-__all__ = ["Network", "History"]
+__all__ = ["Network", "Sequential", "History"]
 
 
 class Network:
     """A sequential network of ``Dense``, ``BatchNormalization`` and ``Activation`` layers.
+
+    Also importable as ``fastnn.Sequential``, Keras's name.
 
     Parameters
     ----------
@@ -55,8 +65,10 @@ class Network:
     seed : int
         Seed of every random choice: each weight tensor is drawn from its own
         Philox stream under this seed, and ``fit`` shuffles with a generator
-        seeded by it and the epoch number.  Same seed, data and thread
-        settings: the same trained weights, bit for bit.
+        seeded by it and the epoch number.  Same seed, data and BLAS thread
+        count: the same trained weights, bit for bit, for any
+        ``NUMBA_NUM_THREADS``; ``fastnn.blas.set_blas_threads`` makes the
+        BLAS thread count independent of the environment.
     device : str
         ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when it can run, else CPU).
     dtype : numpy dtype
@@ -90,6 +102,8 @@ class Network:
         self.loss: str | None = None
         self.metrics: list[str] = []
         self._epochs_seen = 0
+        #: Set to True by a callback to end ``fit`` after the current step (Keras's flag).
+        self.stop_training = False
         self._reset_plans()
         for layer in layers or []:
             self.add(layer)
@@ -231,8 +245,10 @@ class Network:
             from ``fastnn.optimizers``.
         loss : str
             ``"cross_entropy"`` (alias ``"sparse_categorical_crossentropy"``;
-            integer labels; the last layer's activation must be softmax or
-            None, then the outputs are logits), ``"binary_crossentropy"``
+            class indices; the last layer's activation must be softmax or
+            None, then the outputs are logits), ``"categorical_crossentropy"``
+            (the same loss with one-hot targets, turned into class indices
+            once per call; soft labels are refused), ``"binary_crossentropy"``
             (targets in [0, 1]; last activation sigmoid or None) or ``"mse"``
             (alias ``"mean_squared_error"``).
         metrics : list of str, optional
@@ -273,37 +289,48 @@ class Network:
 
     def fit(
         self,
-        x: np.ndarray,
-        y: np.ndarray,
+        x,
+        y,
         epochs: int = 1,
         batch_size: int = 32,
         validation_data: tuple | None = None,
         validation_split: float = 0.0,
         shuffle: bool = True,
         verbose: int = 1,
+        callbacks: list | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches, as Keras's ``fit``.
 
         Parameters
         ----------
-        x : ndarray, shape (n, input_dim), the network's dtype
-        y : ndarray
+        x : array_like, shape (n, input_dim)
+            A NumPy array of any real dtype, a list of rows, or anything
+            ``numpy.asarray`` reads; converted to the network's dtype as
+            Keras converts to its ``floatx`` (``fastnn.inputs``).
+        y : array_like
             Targets, see ``compile`` for each loss.
         epochs : int
             Passes over the data.
         batch_size : int
-            Rows per step; the last step of an epoch takes the remainder.
+            Rows per step; the last step of an epoch takes the remainder,
+            even a single row (with BatchNormalization, as in Keras, that row
+            is normalized to ``beta`` and gives the layers below no gradient).
         validation_data : (x_val, y_val), optional
             Evaluated after every epoch (``val_loss``, ``val_<metric>``).
         validation_split : float
-            Fraction of the data, taken from the end before shuffling, held out
-            for validation instead of ``validation_data``.
+            Fraction of the data held out for validation instead of
+            ``validation_data``, by Keras 3's rule: the last
+            ``n - floor(n * (1 - validation_split))`` rows, before shuffling.
         shuffle : bool
             Shuffle the rows every epoch, with a generator seeded by the
             network's seed and the epoch count.
-        verbose : int
-            0 silent; 1 a progress bar on an interactive terminal and one line
-            per epoch otherwise; 2 one line per epoch.
+        verbose : int or "auto"
+            0 silent; 1 (``"auto"``) a progress bar on an interactive
+            terminal and one line per epoch otherwise; 2 one line per epoch.
+        callbacks : list of fastnn.callbacks.Callback, optional
+            Called around epochs and steps, as Keras's (``EarlyStopping``,
+            ``ModelCheckpoint``, ``LearningRateScheduler``,
+            ``ReduceLROnPlateau``, or your own ``Callback``).
 
         Returns
         -------
@@ -314,17 +341,31 @@ class Network:
         Raises
         ------
         TypeError, ValueError
-            Inputs whose type, dtype, shape or label range do not fit the network.
+            Inputs whose type, shape or label range do not fit the network,
+            or a ``validation_split`` that leaves no training or no
+            validation rows.
         FloatingPointError
             The loss became NaN or Inf; the message names the epoch and step,
             and the network is left as it was before that step.
         """
         return training_module.fit(
-            self, x, y, epochs, batch_size, validation_data, validation_split, shuffle, verbose
+            self,
+            x,
+            y,
+            epochs,
+            batch_size,
+            validation_data,
+            validation_split,
+            shuffle,
+            verbose,
+            callbacks,
         )
 
-    def train_on_batch(self, x: np.ndarray, y: np.ndarray):
+    def train_on_batch(self, x, y):
         """One training step on one batch, as Keras's ``train_on_batch``.
+
+        ``x`` and ``y`` are array-likes as for ``fit``.  With
+        BatchNormalization a batch of one row is refused (ValueError).
 
         Returns
         -------
@@ -339,8 +380,11 @@ class Network:
         """
         return training_module.train_on_batch(self, x, y)
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 32, verbose: int = 0):
+    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0):
         """Loss (and metrics) over ``(x, y)`` in inference mode, as Keras's ``evaluate``.
+
+        ``x`` and ``y`` are array-likes as for ``fit``; ``verbose=1`` prints
+        the values.
 
         Returns
         -------
@@ -351,17 +395,20 @@ class Network:
 
     # ----------------------------------------------------------------- inference
 
-    def predict(self, x: np.ndarray, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+    def predict(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Outputs for ``x`` in inference mode (BatchNormalization uses its moving statistics).
 
         A final softmax or sigmoid is applied, so a classifier returns
-        probabilities even when its loss works on logits.
+        probabilities even when its loss works on logits.  ``x`` is an
+        array-like as for ``fit``.  ``verbose=1`` (or ``"auto"``) draws a
+        progress bar over the batches on an interactive terminal and prints
+        one closing line elsewhere; 2 prints only that line.
 
         Returns
         -------
         ndarray, shape (n, output_dim), the network's dtype
         """
-        return training_module.predict(self, x, batch_size)
+        return training_module.predict(self, x, batch_size, verbose)
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
         """``predict`` on one batch: all of ``x`` in one pass."""
@@ -454,8 +501,9 @@ class Network:
         -------
         dict
             ``rows`` (per layer: ``name``, ``type``, ``output_shape``,
-            ``activation``, ``initializer``, ``trainable``, ``non_trainable``),
-            ``trainable``, ``non_trainable`` and ``total``.
+            ``activation``, ``initializer``, ``params`` (Keras's "Param #"),
+            ``trainable``, ``non_trainable``), ``trainable``,
+            ``non_trainable`` and ``total``.
         """
         self._require_built()
         rows = layer_rows(self.layers, self.input_dim)
@@ -493,6 +541,16 @@ class Network:
         The file is written under a temporary name in the same directory and
         moved over ``path`` only once complete, so a crash mid-save never
         leaves a partial file at ``path`` (an existing file stays intact).
+
+        Raises
+        ------
+        ValueError
+            ``path`` does not end with ``.npz``: fastnn writes only that
+            format, and never under another name.  ``"model.h5"``,
+            ``"model.keras"`` and ``"model.hdf5"`` (Keras's formats) are
+            refused, and so is ``"model"`` with no extension (NumPy's
+            ``savez`` would append ``.npz``; fastnn writes exactly the path it
+            is given, so it asks for the full name, as Keras 3 does).
         """
         self._require_built()
         saving.save(self, path)
@@ -510,3 +568,7 @@ class Network:
             its arrays do not fit its architecture.
         """
         return saving.load(cls, path, device)
+
+
+#: Keras's name for a sequential model: ``Sequential([...])`` is ``Network([...])``.
+Sequential = Network

@@ -4,7 +4,9 @@ This module is the registry behind ``Network.compile(loss=..., metrics=...)``:
 which loss names (Keras aliases included) exist, which backend loss kernel and
 which accuracy kernel each one runs, which output activation the loss kernel
 applies to the logits itself, and what a valid target array looks like
-(``check_targets``).  Keras 1 called this module ``objectives``; the name keeps
+(``check_targets``).  Targets are array-likes (lists, any real dtype), as
+Keras takes them; they are checked and converted once per call, on the host.
+Keras 1 called this module ``objectives``; the name keeps
 it apart from ``fastnn.functional.losses``, the validated loss functions.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastnn.inputs import as_host_array
 from fastnn.kernels.scalar import LINEAR, SIGMOID, SOFTMAX
 
 __all__ = [
@@ -46,8 +49,11 @@ class Objective:
         Name of its accuracy kernel in the backend's ``metrics`` module, or
         ``None`` when accuracy means nothing for this loss.
     integer_labels : bool
-        Targets are int64 class indices of shape ``(n,)`` rather than values
-        of shape ``(n, k)`` in the network's dtype.
+        The kernel reads int64 class indices of shape ``(n,)`` rather than
+        values of shape ``(n, k)`` in the network's dtype.
+    one_hot : bool
+        The user gives one-hot rows of shape ``(n, k)``; ``check_targets``
+        turns them into class indices for the kernel, once per call.
     """
 
     name: str
@@ -55,12 +61,23 @@ class Objective:
     absorbed_activation: int
     accuracy_kernel: str | None
     integer_labels: bool
+    one_hot: bool = False
 
 
 #: Each canonical loss name mapped to what it runs.
 OBJECTIVES = {
     "cross_entropy": Objective(
         "cross_entropy", "softmax_cross_entropy", SOFTMAX, "count_correct_classes", True
+    ),
+    # Keras's categorical_crossentropy with one-hot targets is the same softmax
+    # cross-entropy on the class indices of the ones.
+    "categorical_crossentropy": Objective(
+        "categorical_crossentropy",
+        "softmax_cross_entropy",
+        SOFTMAX,
+        "count_correct_classes",
+        True,
+        one_hot=True,
     ),
     "binary_crossentropy": Objective(
         "binary_crossentropy", "binary_cross_entropy", SIGMOID, "count_correct_binary", False
@@ -72,6 +89,7 @@ OBJECTIVES = {
 LOSSES = {
     "cross_entropy": "cross_entropy",
     "sparse_categorical_crossentropy": "cross_entropy",
+    "categorical_crossentropy": "categorical_crossentropy",
     "binary_crossentropy": "binary_crossentropy",
     "mse": "mse",
     "mean_squared_error": "mse",
@@ -108,7 +126,8 @@ def resolve_metrics(metrics, loss: str) -> list[str]:
             raise ValueError(f"metrics must be among {list(METRICS)}, got {metric!r}")
         if OBJECTIVES[loss].accuracy_kernel is None:
             raise ValueError(
-                "metric 'accuracy' needs loss 'cross_entropy' or 'binary_crossentropy'"
+                "metric 'accuracy' needs loss 'cross_entropy', 'categorical_crossentropy' "
+                "or 'binary_crossentropy'"
             )
         normalized.append(name)
     return normalized
@@ -119,8 +138,9 @@ def check_targets(y, n: int, loss: str, output_dim: int, dtype, name: str = "y")
 
     Parameters
     ----------
-    y : ndarray
-        The user's targets.
+    y : array_like
+        The user's targets: a NumPy array, a list, anything ``numpy.asarray``
+        reads (a CUDA device array is refused, see ``fastnn.inputs``).
     n : int
         Rows of the matching ``x``.
     loss : str
@@ -135,35 +155,38 @@ def check_targets(y, n: int, loss: str, output_dim: int, dtype, name: str = "y")
     Returns
     -------
     ndarray
-        cross_entropy: the class indices as a C-contiguous int64 ``(n,)``
-        array.  Other losses: a C-contiguous ``(n, k)`` array of ``dtype``.
+        cross_entropy and categorical_crossentropy: the class indices as a
+        C-contiguous int64 ``(n,)`` array.  Other losses: a C-contiguous
+        ``(n, k)`` array of ``dtype``.
 
     Raises
     ------
     TypeError
-        Not an ndarray, or the wrong kind of values (integers for
+        Not array-like, or the wrong kind of values (class indices for
         cross_entropy, real numbers otherwise).
     ValueError
-        The wrong shape, class indices outside ``[0, k)``, non-finite values,
-        or binary_crossentropy targets outside ``[0, 1]``.
+        The wrong shape, class indices outside ``[0, k)`` or not whole
+        numbers, rows that are not one-hot for categorical_crossentropy,
+        non-finite values, or binary_crossentropy targets outside ``[0, 1]``.
+
+    Notes
+    -----
+    Class indices (``cross_entropy``, alias ``sparse_categorical_crossentropy``)
+    may be integers or whole-valued floats, as Keras accepts (Keras casts
+    floats to int, truncating ``1.7`` to ``1``; fastnn refuses a fraction
+    instead of guessing).  ``categorical_crossentropy`` takes one-hot rows
+    and gives the kernel the index of each row's one (one ``argmax`` per
+    call, on the host).  Soft labels (rows of probabilities, label
+    smoothing), which Keras's loss accepts, are refused: the softmax
+    cross-entropy kernel takes class indices.
     """
     k = output_dim
-    if not isinstance(y, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(y).__name__}")
-    if OBJECTIVES[loss].integer_labels:
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(
-                f"{name} must hold integer class indices for loss {loss!r}, got dtype {y.dtype}"
-            )
-        if y.shape not in ((n,), (n, 1)):
-            raise ValueError(f"{name} must have shape ({n},) to match x, got {y.shape}")
-        low, high = int(y.min()), int(y.max())
-        if low < 0 or high >= k:
-            raise ValueError(
-                f"{name} must hold class indices in [0, {k}) for the {k}-unit output layer, "
-                f"got values from {low} to {high}"
-            )
-        return np.ascontiguousarray(y.reshape(n), dtype=np.int64)
+    y = as_host_array(y, name)
+    objective = OBJECTIVES[loss]
+    if objective.one_hot:
+        return _one_hot_indices(y, n, k, name)
+    if objective.integer_labels:
+        return _class_indices(y, n, k, loss, name)
     if y.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {y.dtype}")
     if y.shape == (n,) and k == 1:
@@ -182,3 +205,59 @@ def check_targets(y, n: int, loss: str, output_dim: int, dtype, name: str = "y")
             f"got values from {y.min()} to {y.max()}"
         )
     return y
+
+
+def _class_indices(y: np.ndarray, n: int, k: int, loss: str, name: str) -> np.ndarray:
+    """Integer or whole-valued float class indices as int64 ``(n,)``, or raise."""
+    if y.shape not in ((n,), (n, 1)):
+        hint = (
+            "; for one-hot rows use loss='categorical_crossentropy'"
+            if y.shape == (n, k) and k > 1
+            else ""
+        )
+        raise ValueError(f"{name} must have shape ({n},) to match x, got {y.shape}{hint}")
+    y = y.reshape(n)
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not (y == np.floor(y)).all():
+            raise ValueError(
+                f"{name} must hold whole-number class indices for loss {loss!r}; "
+                "a float array may only hold values like 0.0, 1.0, 2.0"
+            )
+    elif y.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} must hold integer class indices for loss {loss!r}, got dtype {y.dtype}"
+        )
+    low, high = y.min(), y.max()
+    if low < 0 or high >= k:
+        raise ValueError(
+            f"{name} must hold class indices in [0, {k}) for the {k}-unit output layer, "
+            f"got values from {low} to {high}"
+        )
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
+def _one_hot_indices(y: np.ndarray, n: int, k: int, name: str) -> np.ndarray:
+    """The index of the one in each one-hot row of ``y``, as int64 ``(n,)``, or raise."""
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold one-hot rows of numbers, got dtype {y.dtype}")
+    if y.shape != (n, k):
+        hint = (
+            "; for class indices use loss='sparse_categorical_crossentropy'"
+            if y.shape in ((n,), (n, 1))
+            else ""
+        )
+        raise ValueError(
+            f"{name} must have shape ({n}, {k}) (one-hot rows, one column per output unit) "
+            f"for loss 'categorical_crossentropy', got {y.shape}{hint}"
+        )
+    ones = y == 1
+    one_hot_rows = (ones | (y == 0)).all(axis=1) & (ones.sum(axis=1) == 1)
+    if not one_hot_rows.all():
+        row = int(np.argmin(one_hot_rows))
+        raise ValueError(
+            f"{name} must hold one-hot rows (a single 1, the rest 0) for loss "
+            f"'categorical_crossentropy'; row {row} is {y[row].tolist()}. Soft labels "
+            "(probability rows, label smoothing) are not supported: the softmax "
+            "cross-entropy kernel takes class indices"
+        )
+    return np.ascontiguousarray(np.argmax(ones, axis=1), dtype=np.int64)

@@ -7,6 +7,11 @@ call of the backend's update kernel (``sgd_update``, ``adam_update`` or
 decoupled as in Keras: ``p -= learning_rate * weight_decay * p`` before the
 update.
 
+``learning_rate`` is a float or a schedule from ``fastnn.schedules``
+(``ExponentialDecay``, ``CosineDecay``): a schedule is evaluated on the host
+once per step, from ``iterations`` before the step, and reaches the kernel
+as a scalar like a fixed rate.
+
 An optimizer touches arrays only through the backend it was built for: its
 state is allocated by the backend's ``memory`` module and updated by the
 backend's ``optimizers`` kernels, so the same optimizer runs on every device.
@@ -14,7 +19,10 @@ backend's ``optimizers`` kernels, so the same optimizer runs on every device.
 
 from __future__ import annotations
 
+import math
+
 from fastnn._validation import check_finite_scalar
+from fastnn.schedules import LearningRateSchedule, get_schedule
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get"]
 
@@ -29,8 +37,15 @@ class Optimizer:
     #: Names of the flat state arrays, each the size of the parameter array.
     state_names: tuple = ()
 
-    def __init__(self, learning_rate: float, weight_decay: float | None = None):
-        self.learning_rate = check_finite_scalar("learning_rate", learning_rate, low=0.0)
+    def __init__(self, learning_rate, weight_decay: float | None = None):
+        if isinstance(learning_rate, dict):  # a saved schedule (get_config)
+            learning_rate = get_schedule(learning_rate)
+        if isinstance(learning_rate, LearningRateSchedule):
+            self._schedule = learning_rate
+            self._learning_rate = None
+        else:
+            self._schedule = None
+            self._learning_rate = check_finite_scalar("learning_rate", learning_rate, low=0.0)
         self.weight_decay = (
             None
             if weight_decay is None
@@ -40,6 +55,42 @@ class Optimizer:
         #: Flat state arrays by name, buffers of the backend given to ``build``.
         self.state: dict = {}
         self._kernels = None
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate of the next step: the fixed rate, or the schedule at ``iterations``.
+
+        Setting it (as ``LearningRateScheduler`` and ``ReduceLROnPlateau``
+        do) is refused when the optimizer was given a schedule, as in Keras.
+        """
+        if self._schedule is not None:
+            return self._scheduled_rate()
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if self._schedule is not None:
+            raise TypeError(
+                f"this optimizer's learning rate is the schedule {self._schedule!r}; it cannot "
+                "be set (give the optimizer a float learning_rate to change it during fit)"
+            )
+        self._learning_rate = check_finite_scalar("learning_rate", value, low=0.0)
+
+    @property
+    def schedule(self) -> LearningRateSchedule | None:
+        """The learning-rate schedule, or ``None`` for a fixed rate."""
+        return self._schedule
+
+    def _scheduled_rate(self) -> float:
+        value = self._schedule(self.iterations)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            value = float(value)  # a NumPy scalar from a user's schedule
+        if not (math.isfinite(value) and value >= 0.0):
+            raise ValueError(
+                f"the learning-rate schedule {self._schedule!r} gave {value} at step "
+                f"{self.iterations}; a learning rate must be finite and >= 0"
+            )
+        return value
 
     def build(self, size: int, dtype, backend) -> None:
         """Allocate zeroed state for ``size`` parameters on ``backend`` and reset the step counter.
@@ -59,10 +110,11 @@ class Optimizer:
 
     def apply(self, params, grads) -> None:
         """One update of the flat ``params`` from the flat ``grads``, in place (backend buffers)."""
+        learning_rate = self.learning_rate  # the schedule at the step count before this step
         self.iterations += 1
-        self._update(params, grads)
+        self._update(params, grads, learning_rate)
 
-    def _update(self, params, grads) -> None:
+    def _update(self, params, grads, learning_rate: float) -> None:
         raise NotImplementedError
 
     def _decay(self) -> float:
@@ -70,7 +122,12 @@ class Optimizer:
 
     def get_config(self) -> dict:
         """Hyperparameters, enough to rebuild the optimizer (JSON-serializable)."""
-        return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+        if self._schedule is None:
+            rate = self._learning_rate
+        else:
+            config = self._schedule.get_config()
+            rate = {"class_name": type(self._schedule).__name__, "config": config}
+        return {"learning_rate": rate, "weight_decay": self.weight_decay}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -82,8 +139,8 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float
-        Step size, default 0.01.
+    learning_rate : float or LearningRateSchedule
+        Step size, default 0.01; a schedule is evaluated once per step.
     momentum : float
         In ``[0, 1]``, default 0 (plain SGD).
     nesterov : bool
@@ -112,12 +169,12 @@ class SGD(Optimizer):
             raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
         self.nesterov = nesterov
 
-    def _update(self, params, grads) -> None:
+    def _update(self, params, grads, learning_rate: float) -> None:
         self._kernels.sgd_update(
             params,
             grads,
             self.state["velocity"],
-            self.learning_rate,
+            learning_rate,
             self.momentum,
             self.nesterov,
             self._decay(),
@@ -132,8 +189,8 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float
-        Default 0.001.
+    learning_rate : float or LearningRateSchedule
+        Default 0.001; a schedule is evaluated once per step.
     beta_1, beta_2 : float
         Decay rates of the moment estimates, in ``[0, 1)``; defaults 0.9 and 0.999.
     epsilon : float
@@ -171,14 +228,14 @@ class Adam(Optimizer):
                 raise ValueError(f"{name} must be < 1, got {value}")
         self.epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
 
-    def _update(self, params, grads) -> None:
+    def _update(self, params, grads, learning_rate: float) -> None:
         self._kernels.adam_update(
             params,
             grads,
             self.state["m"],
             self.state["v"],
             self.iterations,
-            self.learning_rate,
+            learning_rate,
             self.beta_1,
             self.beta_2,
             self.epsilon,
@@ -199,8 +256,8 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float
-        Default 0.001.
+    learning_rate : float or LearningRateSchedule
+        Default 0.001; a schedule is evaluated once per step.
     rho : float
         Decay of the moving average of ``g**2``, in ``[0, 1]``, default 0.9.
     momentum : float
@@ -231,13 +288,13 @@ class RMSprop(Optimizer):
         self.momentum = check_finite_scalar("momentum", momentum, low=0.0, high=1.0)
         self.epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
 
-    def _update(self, params, grads) -> None:
+    def _update(self, params, grads, learning_rate: float) -> None:
         self._kernels.rmsprop_update(
             params,
             grads,
             self.state["velocity"],
             self.state["momentum_buffer"],
-            self.learning_rate,
+            learning_rate,
             self.rho,
             self.momentum,
             self.epsilon,

@@ -22,11 +22,45 @@ import numpy as np
 from fastnn import optimizers as optimizers_module
 from fastnn.layers import from_config
 
-__all__ = ["FILE_FORMAT", "FILE_VERSION", "save", "load"]
+__all__ = ["FILE_FORMAT", "FILE_VERSION", "FILE_EXTENSION", "check_save_path", "save", "load"]
 
 #: Written into every saved file; ``load`` refuses anything else.
 FILE_FORMAT = "fastnn.Network"
 FILE_VERSION = 1
+#: The one extension ``save`` writes (any letter case).
+FILE_EXTENSION = ".npz"
+
+#: Extensions of formats fastnn does not write, each with what it is.
+_OTHER_FORMATS = {
+    ".h5": "Keras's HDF5",
+    ".hdf5": "Keras's HDF5",
+    ".keras": "Keras 3's native",
+    ".npy": "a single NumPy array's",
+}
+
+
+def check_save_path(path) -> str:
+    """``path`` as a string if it ends with ``.npz``, else a ValueError naming the format.
+
+    fastnn writes exactly the path it is given and never adds an extension,
+    so ``"model"`` is refused like ``"model.h5"``: the file would otherwise
+    be an ``.npz`` under another name, or (as NumPy's ``savez`` does) land
+    at ``"model.npz"`` where ``Network.load("model")`` would not find it.
+    """
+    path = os.fspath(path)
+    root, extension = os.path.splitext(path)
+    if extension.lower() == FILE_EXTENSION:
+        return path
+    if extension.lower() in _OTHER_FORMATS:
+        what = f"{_OTHER_FORMATS[extension.lower()]} format"
+    elif extension:
+        what = f"a {extension!r} file"
+    else:
+        what = "a file without an extension"
+    raise ValueError(
+        f"cannot save to {path!r}: fastnn writes one format, a .npz archive "
+        f"(FILE_FORMAT {FILE_FORMAT!r}), not {what}; name the file {root}{FILE_EXTENSION}"
+    )
 
 
 def save(network, path) -> None:
@@ -34,9 +68,10 @@ def save(network, path) -> None:
 
     The file is written under a temporary name in the same directory and
     moved over ``path`` only once complete, so a crash mid-save never leaves
-    a partial file at ``path`` (an existing file stays intact).
+    a partial file at ``path`` (an existing file stays intact).  ``path``
+    must end with ``.npz`` (``check_save_path``).
     """
-    path = os.fspath(path)
+    path = check_save_path(path)
     meta = {
         "format": FILE_FORMAT,
         "version": FILE_VERSION,

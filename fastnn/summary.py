@@ -1,5 +1,9 @@
 """``Network.summary``: one row per layer (shapes, activation, initializer, weight counts).
 
+The table has Keras's "Param #" column (every weight of the layer) and
+fastnn's split of it into trainable and non-trainable weights; the header
+names the device.
+
 ``layer_rows`` describes the layers of a built network as dictionaries and
 ``summary_lines`` lays them out as the table ``summary`` prints, in the
 manner of Keras's ``model.summary()``.
@@ -16,7 +20,8 @@ def layer_rows(layers: list, input_dim: int) -> list[dict]:
     """One dictionary per layer, for ``input_dim`` input features to the first.
 
     Keys: ``name``, ``type``, ``output_shape``, ``activation``,
-    ``initializer``, ``trainable`` and ``non_trainable`` (weight counts).
+    ``initializer``, ``params`` (Keras's "Param #": every weight of the
+    layer), ``trainable`` and ``non_trainable`` (its two parts).
     """
     rows, width = [], input_dim
     for layer in layers:
@@ -31,6 +36,7 @@ def layer_rows(layers: list, input_dim: int) -> list[dict]:
                 "output_shape": (None, width),
                 "activation": getattr(layer, "activation", None),
                 "initializer": layer.initializer_names(),
+                "params": counts[True] + counts[False],
                 "trainable": counts[True],
                 "non_trainable": counts[False],
             }
@@ -46,6 +52,7 @@ def summary_lines(header: str, rows: list[dict], totals: dict) -> list[str]:
             "Output shape",
             "Activation",
             "Initializer",
+            "Param #",
             "Trainable",
             "Non-trainable",
         )
@@ -57,11 +64,12 @@ def summary_lines(header: str, rows: list[dict], totals: dict) -> list[str]:
                 str(r["output_shape"]),
                 r["activation"] or "-",
                 r["initializer"],
+                str(r["params"]),
                 str(r["trainable"]),
                 str(r["non_trainable"]),
             )
         )
-    widths = [max(len(line[i]) for line in table) for i in range(6)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = [
         "  ".join(
             [c.ljust(w) for c, w in zip(line[:4], widths, strict=False)]

@@ -3,7 +3,9 @@
 Each function takes the network and does one public method's work: check
 the inputs (``check_inputs``; targets through ``fastnn.objectives``), fetch
 the plan for the batch size (``fastnn.plan``), copy the batch in and run the
-plan's bound calls.  One training step, top to bottom, is ``train_step``::
+plan's bound calls.  What the inputs may be (array-likes of any real dtype,
+converted to the network's dtype) is ``fastnn.inputs``'s business.  One
+training step, top to bottom, is ``train_step``::
 
     memory.copy(state -> backup)          BatchNormalization statistics, for the guard
     plan.run(plan.forward)                one kernel per fused op
@@ -11,6 +13,12 @@ plan's bound calls.  One training step, top to bottom, is ``train_step``::
     memory.read_scalar(plan.loss_value)   the one device-to-host crossing
     plan.run(plan.backward)               one kernel per fused op, in reverse
     optimizer.apply(params, grads)        one update kernel for every parameter
+
+``fit`` calls its callbacks (``fastnn.callbacks``) around epochs and, when
+one asks for them, around steps.
+
+Each public entry point runs with the BLAS thread count ``fastnn.blas``
+pins, when one is pinned (the reproducibility guarantees are there).
 
 Every array operation goes through the backend's ``memory`` and ``metrics``
 modules, so the same loop runs on every device.  NumPy appears only on the
@@ -24,14 +32,18 @@ naming where; the network is exactly as it was before that step.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from fastnn.callbacks import History, Progress, format_logs
+from fastnn.blas import pinned
+from fastnn.hooks import CallbackList, History
+from fastnn.inputs import check_inputs, check_validation_split, validation_split_index
 from fastnn.layers import BatchNormalization
 from fastnn.objectives import check_targets
 from fastnn.plan import Plan, run
+from fastnn.progress import Progress, StepProgress, format_logs
 
 __all__ = [
     "check_inputs",
@@ -50,37 +62,21 @@ __all__ = [
 # ------------------------------------------------------------------------ checks
 
 
+def _blas_pinned(function):
+    """Run a public entry point with ``fastnn.blas``'s pinned BLAS thread count, if any."""
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        with pinned():
+            return function(*args, **kwargs)
+
+    return call
+
+
 def require_compiled(network) -> None:
     """Raise unless ``network.compile`` has chosen an optimizer and a loss."""
     if network.optimizer is None:
         raise ValueError("the network is not compiled: call compile(optimizer=..., loss=...) first")
-
-
-def check_inputs(network, x, name: str = "x") -> np.ndarray:
-    """``x`` as a C-contiguous ``(n, input_dim)`` host array of the network's dtype, or raise.
-
-    An unbuilt network is built here for ``x.shape[1]`` input features.
-    """
-    dtype = network.dtype
-    want = f"(n, {network.input_dim if network.built else 'n_features'})"
-    if not isinstance(x, np.ndarray):
-        raise TypeError(
-            f"{name} must be a numpy.ndarray of shape {want} and dtype {dtype}, "
-            f"got {type(x).__name__}"
-        )
-    if x.dtype != dtype:
-        raise TypeError(
-            f"{name} must have dtype {dtype} (the network's dtype), got {x.dtype}; "
-            f"convert it with {name}.astype(np.{dtype})"
-        )
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"{name} must have shape {want} with n >= 1, got {x.shape}")
-    if not network.built:
-        network.build(int(x.shape[1]))
-        want = f"(n, {network.input_dim})"
-    if x.shape[1] != network.input_dim:
-        raise ValueError(f"{name} must have shape {want}, got {x.shape}")
-    return np.ascontiguousarray(x)
 
 
 def _check_targets(network, y, n: int, name: str = "y") -> np.ndarray:
@@ -96,11 +92,20 @@ def check_batch_size(batch_size) -> int:
     return int(batch_size)
 
 
+def check_verbose(verbose) -> int:
+    """``verbose`` as 0, 1 or 2 (Keras's ``"auto"`` is 1), or raise."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
 def _check_training_batch(network, n: int, what: str) -> None:
     if n == 1 and any(isinstance(layer, BatchNormalization) for layer in network.layers):
         raise ValueError(
             f"{what} has a batch of 1 row: BatchNormalization cannot train on one row "
-            "(its batch variance is 0)"
+            "(its batch variance is 0); fit trains on such a last batch as Keras does"
         )
 
 
@@ -153,6 +158,7 @@ def _run_forward(network, x: np.ndarray, training: bool) -> Plan:
 # ----------------------------------------------------------------------- training
 
 
+@_blas_pinned
 def fit(
     network,
     x,
@@ -163,6 +169,7 @@ def fit(
     validation_split: float = 0.0,
     shuffle: bool = True,
     verbose: int = 1,
+    callbacks=None,
 ) -> History:
     """``Network.fit``: the arguments are checked, then the epochs run (see there)."""
     require_compiled(network)
@@ -171,19 +178,13 @@ def fit(
     batch_size = check_batch_size(batch_size)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    split = float(validation_split)
-    if not 0.0 <= split < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    if split > 0.0:
+    verbose = check_verbose(verbose)
+    if check_validation_split(validation_split) > 0.0:
         if validation_data is not None:
             raise ValueError("give validation_data or validation_split, not both")
-        n_train = x.shape[0] - int(x.shape[0] * split)
-        if n_train < 1 or n_train == x.shape[0]:
-            raise ValueError(f"validation_split={split} leaves no training or no validation rows")
-        validation_data = (x[n_train:], y[n_train:])
-        x, y = x[:n_train], y[:n_train]
+        split_at = validation_split_index(x.shape[0], validation_split)
+        validation_data = (x[split_at:], y[split_at:])
+        x, y = x[:split_at], y[:split_at]
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a tuple (x_val, y_val)")
@@ -195,63 +196,100 @@ def fit(
         raise ValueError(f"x must be finite; row {row} holds NaN or Inf")
     n = x.shape[0]
     steps = -(-n // batch_size)
-    last = n - (steps - 1) * batch_size
-    _check_training_batch(
-        network, last, f"the last step of each epoch (n={n}, batch_size={batch_size})"
-    )
-    return _run_epochs(network, x, y, epochs, batch_size, validation_data, shuffle, verbose)
+    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose}
+    history = History()
+    callbacks = CallbackList(callbacks, network, params)
+    callbacks.append(history)
+    _run_epochs(network, x, y, epochs, batch_size, validation_data, shuffle, verbose, callbacks)
+    return history
 
 
-def _run_epochs(network, x, y, epochs, batch_size, validation_data, shuffle, verbose) -> History:
-    """The epoch loop of ``fit`` on checked host arrays."""
+def _run_epochs(
+    network, x, y, epochs, batch_size, validation_data, shuffle, verbose, callbacks
+) -> None:
+    """The epoch loop of ``fit`` on checked host arrays.
+
+    A last batch of one row trains like any other, as in Keras: a
+    BatchNormalization layer normalizes it to ``beta`` (its batch variance
+    is 0), passes no gradient to the layers below it, and moves its moving
+    variance towards 0 by ``1 - momentum``.
+    """
     memory = network._backend.memory
     n = x.shape[0]
     steps = -(-n // batch_size)
-    full_plan = network._plans.get(min(batch_size, n), True)
-    last_plan = network._plans.get(n - (steps - 1) * batch_size, True)
+    last = network._plans.get(n - (steps - 1) * batch_size, True)
+    plans = [network._plans.get(min(batch_size, n), True)] * (steps - 1) + [last]
     # The data go to the device once; each step gathers its rows there.
-    x_device, y_device = memory.from_host(x), memory.from_host(y)
-    metrics = network.metrics
-    history = History({"epochs": epochs, "steps": steps, "batch_size": batch_size})
+    data = (memory.from_host(x), memory.from_host(y))
+    network.stop_training = False
+    callbacks.on_train_begin()
+    logs = {}
     for epoch_index in range(epochs):
         epoch = network._epochs_seen
+        callbacks.on_epoch_begin(epoch)
         if shuffle:
             order = np.random.default_rng([network.seed, epoch]).permutation(n)
         else:
             order = np.arange(n, dtype=np.int64)
         order_device = memory.from_host(order)
         progress = Progress(epoch_index + 1, epochs, steps, n, verbose)
-        total_loss = 0.0
-        total_correct = 0.0
-        for step_index in range(steps):
-            lo = step_index * batch_size
-            plan = full_plan if step_index < steps - 1 else last_plan
-            rows = order_device[lo : lo + plan.n]
-            memory.gather_rows(x_device, rows, plan.x)
-            memory.gather_rows(y_device, rows, plan.labels)
-            loss = train_step(network, plan)
-            if not math.isfinite(loss):
-                where = f"epoch {epoch_index + 1}/{epochs}, step {step_index + 1}/{steps}"
-                raise _non_finite_loss(loss, where)
-            total_loss += loss * plan.n
-            if metrics:
-                total_correct += _count_correct(memory, plan)
-            progress.update(step_index + 1, lo + plan.n, total_loss, total_correct, metrics)
+        where = f"epoch {epoch_index + 1}/{epochs}"
+        logs = _train_epoch(network, plans, data, order_device, progress, callbacks, where)
         network._epochs_seen += 1
-        logs = {"loss": total_loss / n}
-        for metric in metrics:
-            logs[metric] = total_correct / n
         if validation_data is not None:
             values = _evaluate(network, *validation_data, batch_size)
-            logs["val_loss"] = values[0]
-            for metric, value in zip(metrics, values[1:], strict=True):
-                logs["val_" + metric] = value
-        history.append(epoch, logs)
+            for name, value in zip(["loss", *network.metrics], values, strict=True):
+                logs["val_" + name] = value
+        callbacks.on_epoch_end(epoch, logs)
         progress.end(logs)
+        if network.stop_training:
+            break
     network._has_gradients = False
-    return history
+    callbacks.on_train_end(logs)
 
 
+def _train_epoch(network, plans, data, order, progress, callbacks, where: str) -> dict:
+    """One pass over the device ``data`` in the device row ``order``; returns the epoch's logs.
+
+    Step ``i`` trains on ``plans[i]``, gathering its rows of ``data = (x,
+    y)``.  It stops early when a callback sets ``network.stop_training``; the
+    logs are then the means over the rows seen.
+    """
+    memory, metrics = network._backend.memory, network.metrics
+    x_device, y_device = data
+    seen, total_loss, total_correct = 0, 0.0, 0.0
+    for step_index, plan in enumerate(plans):
+        if callbacks.batch_hooks:
+            callbacks.on_train_batch_begin(step_index)
+        rows = order[seen : seen + plan.n]
+        memory.gather_rows(x_device, rows, plan.x)
+        memory.gather_rows(y_device, rows, plan.labels)
+        loss = train_step(network, plan)
+        if not math.isfinite(loss):
+            raise _non_finite_loss(loss, f"{where}, step {step_index + 1}/{len(plans)}")
+        seen += plan.n
+        total_loss += loss * plan.n
+        if metrics:
+            total_correct += _count_correct(memory, plan)
+        progress.update(step_index + 1, seen, total_loss, total_correct, metrics)
+        if callbacks.batch_hooks:
+            callbacks.on_train_batch_end(
+                step_index, _means(metrics, total_loss, total_correct, seen)
+            )
+        if network.stop_training:
+            break
+    return _means(metrics, total_loss, total_correct, seen)
+
+
+def _means(metrics, total_loss: float, total_correct: float, seen: int) -> dict:
+    """The logs of ``seen`` samples: the mean loss and each metric's mean."""
+    logs = {"loss": total_loss / seen}
+    for metric in metrics:
+        logs[metric] = total_correct / seen
+    return logs
+
+
+@_blas_pinned
 def train_on_batch(network, x, y):
     """``Network.train_on_batch``: one checked training step on one batch (see there)."""
     require_compiled(network)
@@ -275,13 +313,14 @@ def train_on_batch(network, x, y):
 # ---------------------------------------------------------------------- inference
 
 
+@_blas_pinned
 def evaluate(network, x, y, batch_size: int = 32, verbose: int = 0):
     """``Network.evaluate``: mean loss (and metrics) in inference mode (see there)."""
     require_compiled(network)
     x = check_inputs(network, x)
     y = _check_targets(network, y, x.shape[0])
     values = _evaluate(network, x, y, check_batch_size(batch_size))
-    if verbose:
+    if check_verbose(verbose):
         print(format_logs(dict(zip(["loss"] + network.metrics, values, strict=True))))
     return values[0] if not network.metrics else values
 
@@ -302,22 +341,29 @@ def _evaluate(network, x: np.ndarray, y: np.ndarray, batch_size: int) -> list:
     return [total_loss / n] + [total_correct / n for _ in network.metrics]
 
 
-def predict(network, x, batch_size: int = 32) -> np.ndarray:
+@_blas_pinned
+def predict(network, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
     """``Network.predict``: outputs in inference mode, batch by batch, as a host array."""
     x = check_inputs(network, x)
     batch_size = check_batch_size(batch_size)
+    verbose = check_verbose(verbose)
     memory = network._backend.memory
     n = x.shape[0]
+    steps = -(-n // batch_size)
+    progress = StepProgress("predict", steps, n, verbose)
     parts = []
-    for lo in range(0, n, batch_size):
+    for step_index, lo in enumerate(range(0, n, batch_size)):
         plan = _run_forward(network, x[lo : min(n, lo + batch_size)], training=False)
         parts.append(memory.to_host(plan.output))
+        progress.update(step_index + 1, min(n, lo + batch_size))
+    progress.end()
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 # ----------------------------------------------------- forward / backward / step
 
 
+@_blas_pinned
 def forward(network, x, training: bool = False) -> np.ndarray:
     """``Network.forward``: one pass; in training mode it prepares ``backward``."""
     x = check_inputs(network, x)
@@ -331,6 +377,7 @@ def forward(network, x, training: bool = False) -> np.ndarray:
     return network._backend.memory.to_host(plan.output)
 
 
+@_blas_pinned
 def backward(network, y) -> float:
     """``Network.backward``: loss of the last training forward, and all gradients."""
     require_compiled(network)

@@ -306,7 +306,7 @@ def test_validation_split_and_verbose_two(capsys):
     model = classifier()
     history = model.fit(x, y, epochs=2, batch_size=16, validation_split=0.2, verbose=2)
     assert "val_accuracy" in history.history
-    assert history.params == {"epochs": 2, "steps": 5, "batch_size": 16}
+    assert history.params == {"epochs": 2, "steps": 5, "batch_size": 16, "verbose": 2}
     assert capsys.readouterr().out.count("Epoch ") == 2
 
 
@@ -326,12 +326,10 @@ def test_input_validation_errors():
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     x = np.zeros((8, 2), np.float32)
     y = np.array([0, 1] * 4)
-    with pytest.raises(TypeError, match="x must be a numpy.ndarray"):
-        model.fit(x.tolist(), y)
-    with pytest.raises(
-        TypeError, match=r"x must have dtype float32 \(the network's dtype\), got float64"
-    ):
-        model.fit(x.astype(np.float64), y)
+    with pytest.raises(TypeError, match="x must be an array-like of numbers, got str"):
+        model.fit("not an array", y)
+    with pytest.raises(TypeError, match="x must hold real numbers .* got dtype complex128"):
+        model.fit(x.astype(np.complex128), y)
     with pytest.raises(ValueError, match=r"x must have shape \(n, 2\), got \(8, 3\)"):
         model.fit(np.zeros((8, 3), np.float32), y)
     with pytest.raises(ValueError, match=r"y must have shape \(8, 1\) or \(8,\)"):
@@ -347,8 +345,6 @@ def test_input_validation_errors():
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         model.fit(x, y, batch_size=0)
     with pytest.raises(ValueError, match="BatchNormalization cannot train on one row"):
-        model.fit(np.zeros((9, 2), np.float32), np.zeros(9), batch_size=4)
-    with pytest.raises(ValueError, match="BatchNormalization cannot train on one row"):
         model.train_on_batch(x[:1], y[:1])
     with pytest.raises(TypeError, match="validation_data must be a tuple"):
         model.fit(x, y, validation_data=x)
@@ -357,8 +353,10 @@ def test_input_validation_errors():
 def test_label_validation_for_cross_entropy():
     model = classifier()
     x, y = blobs(16)
+    with pytest.raises(ValueError, match="whole-number class indices"):
+        model.fit(x, y + 0.5)
     with pytest.raises(TypeError, match="integer class indices"):
-        model.fit(x, y.astype(np.float32))
+        model.fit(x, y.astype(str))
     with pytest.raises(
         ValueError,
         match=r"class indices in \[0, 4\) for the 4-unit output layer, got values from 0 to 4",
