@@ -161,6 +161,16 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+#: ``Dense``'s kernel initializer per activation where it is not ``xavier_uniform``.
+#: ``kaiming_normal`` is the plain normal that ``he_normal`` meant before fastnn
+#: followed Keras's (truncated) ``he_normal``, so a default network draws the same bits.
+DEFAULT_INITIALIZERS = {
+    "relu": "kaiming_normal",
+    "leaky_relu": "kaiming_normal",
+    "selu": "lecun_normal",
+}
+
+
 class Dense(Layer):
     """Fully connected layer ``y = activation(x @ W + b)``, ``W`` of shape ``(n_in, units)``.
 
@@ -170,13 +180,19 @@ class Dense(Layer):
         Number of output features.
     activation : str or None
         ``None``/``"linear"``, ``"relu"``, ``"leaky_relu"`` (slope 0.2),
-        ``"sigmoid"``, ``"tanh"`` or ``"softmax"``.
+        ``"sigmoid"``, ``"tanh"``, ``"softmax"``, ``"elu"`` (alpha 1) or
+        ``"selu"``.
     init : str or callable, optional
         Kernel initializer: a name from ``fastnn.init`` or a callable with the
         ``fastnn.init`` signature ``f(shape, *, seed, dtype, out, stream)``.
-        Default: ``"he_normal"`` for relu and leaky relu, ``"xavier_uniform"``
-        otherwise (Keras's default is ``"glorot_uniform"``, the same as
-        ``"xavier_uniform"``, for every activation).  One that needs a
+        Default: ``"kaiming_normal"`` (He et al.'s plain normal ``N(0,
+        2/fan_in)``) for relu and leaky relu; ``"lecun_normal"`` (Keras's
+        truncated normal of variance ``1/fan_in``) for selu, the
+        self-normalizing pairing of Klambauer et al. (2017), under which
+        selu keeps activations at mean 0 and variance 1 through depth; and
+        ``"xavier_uniform"`` otherwise (Keras's default is
+        ``"glorot_uniform"``, the same as ``"xavier_uniform"``, for every
+        activation).  One that needs a
         parameter is given bound, ``fastnn.init.get("constant", value=0.1)``;
         a bare ``"constant"`` fails here, not at build time.
     use_bias : bool
@@ -215,7 +231,7 @@ class Dense(Layer):
         super().__init__(name)
         self.units = _check_positive_int("units", units)
         self.activation = _activation_name(activation)
-        default = "he_normal" if self.activation in ("relu", "leaky_relu") else "xavier_uniform"
+        default = DEFAULT_INITIALIZERS.get(self.activation, "xavier_uniform")
         init = _alias("init", init, "kernel_initializer", kernel_initializer, default)
         self.init = _check_initializer("init", init)
         if not isinstance(use_bias, bool):
@@ -331,7 +347,7 @@ class Activation(Layer):
     ----------
     activation : str
         ``"linear"``, ``"relu"``, ``"leaky_relu"`` (slope 0.2), ``"sigmoid"``,
-        ``"tanh"`` or ``"softmax"``.
+        ``"tanh"``, ``"softmax"``, ``"elu"`` or ``"selu"``.
     name : str, optional
         Layer name.
     """
