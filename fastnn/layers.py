@@ -28,6 +28,7 @@ __all__ = [
     "Dense",
     "BatchNormalization",
     "Activation",
+    "Dropout",
     "WeightSpec",
     "ConstantSpec",
     "from_config",
@@ -130,6 +131,10 @@ class Layer:
 
     #: Prefix of automatic layer names (``dense``, ``dense_1``, ...).
     base_name = "layer"
+
+    #: Whether the layer draws random numbers while training (the network then
+    #: gives it a Philox stream of its own, ``DROPOUT_STREAM`` + its position).
+    uses_random = False
 
     def __init__(self, name: str | None = None):
         if name is not None and not isinstance(name, str):
@@ -362,6 +367,60 @@ class Activation(Layer):
         return {"activation": self.activation, "name": self.name}
 
 
+class Dropout(Layer):
+    """Inverted dropout, as ``keras.layers.Dropout``: in training, each input is zeroed
+    with probability ``rate`` and the rest are scaled by ``1 / (1 - rate)``.
+
+    Only training applies it: ``fit``, ``train_on_batch`` and
+    ``forward(x, training=True)``; ``predict``, ``evaluate`` and
+    ``forward(x)`` pass the input through unchanged.
+
+    The mask is drawn by a kernel from the network's counter-based generator
+    (Philox4x32-10, ``fastnn.kernels.scalar``): the layer at position ``p``
+    of the network draws from stream ``DROPOUT_STREAM + p`` (weight tensors
+    take streams 0, 1, 2, ..., so adding a Dropout layer changes no initial
+    weight and no mask shares bits with a weight), and the optimizer's step
+    count is part of the counter, so each training step draws a fresh mask.
+    The mask is thus a function of (seed, layer position, step, element):
+    reproducible for a seed, bitwise the same on any thread count and on
+    either device, and resumed where it was by ``Network.load`` (the step
+    count is saved).  Two training forwards at one step draw the same mask.
+
+    Parameters
+    ----------
+    rate : float
+        Fraction of the inputs to drop, ``0 <= rate < 1``; 0 is the identity.
+    seed : int, optional
+        In [0, 2**64): this layer's Philox key instead of the network's seed.
+    name : str, optional
+        Layer name.
+    """
+
+    base_name = "dropout"
+    uses_random = True
+
+    def __init__(self, rate: float, seed: int | None = None, name: str | None = None):
+        super().__init__(name)
+        self.rate = check_finite_scalar("rate", rate, low=0.0)
+        if self.rate >= 1.0:
+            raise ValueError(f"rate must be < 1 (the fraction of inputs dropped), got {rate}")
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+                raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+            if not 0 <= seed < 2**64:
+                raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+            seed = int(seed)
+        self.seed = seed
+
+    def get_config(self) -> dict:
+        return {"rate": self.rate, "seed": self.seed, "name": self.name}
+
+
+#: The Philox stream of the first layer position's dropout masks: layer ``p``
+#: draws from stream ``DROPOUT_STREAM + p``, far from the weights' 0, 1, 2, ...
+DROPOUT_STREAM = 2**63
+
+
 def _initializer_label(init) -> str:
     """A name for ``summary()``: the string, a function's name, or a partial's function's name."""
     if isinstance(init, str):
@@ -370,7 +429,7 @@ def _initializer_label(init) -> str:
     return getattr(function, "__name__", type(init).__name__)
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, BatchNormalization, Activation)}
+LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, BatchNormalization, Activation, Dropout)}
 
 
 def from_config(class_name: str, config: dict) -> Layer:

@@ -842,3 +842,43 @@ def rng_values_f64(dist, w0, w1, w2, w3):
     if dist == RNG_TRUNCATED_NORMAL:
         return truncated_normal_f64(w0, w1), truncated_normal_f64(w2, w3)
     return unit_symmetric_f64(w0, w1), unit_symmetric_f64(w2, w3)
+
+
+# --- dropout: a keep decision from one Philox word -----------------------------
+#
+# Element ``i`` of a batch at step ``t`` of the stream ``s`` under seed ``k``
+# takes word ``slot`` of the Philox4x32-10 block
+# ``philox4x32_10(j, t mod 2**32, s mod 2**32, s >> 32, k mod 2**32, k >> 32)``
+# with ``(j, slot) = rng_block(i, 4)``; it is kept when that 32-bit word is at
+# least ``floor(rate * 2**32)``, so with probability ``1 - rate`` (to within
+# 2**-32).  The decision is integer arithmetic only: the same on every device
+# and for both dtypes.
+
+_F64_2P32 = 4294967296.0
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def dropout_threshold(rate):
+    """``floor(rate * 2**32)`` as a uint64: a word at least this is kept (``0 <= rate < 1``)."""
+    return np.uint64(rate * _F64_2P32)
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def dropout_scale(rate):
+    """Inverted dropout's factor ``1 / (1 - rate)`` for the kept elements, in float64."""
+    return 1.0 / (1.0 - np.float64(rate))
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def dropout_block(j, step, seed, stream):
+    """The four words of dropout block ``j`` (``0 <= j < 2**32``) at ``step``, as above."""
+    s = np.uint64(seed)
+    t = np.uint64(stream)
+    return philox4x32_10(
+        np.uint64(j) & _MASK32,
+        np.uint64(step) & _MASK32,
+        t & _MASK32,
+        t >> _U32,
+        s & _MASK32,
+        s >> _U32,
+    )
