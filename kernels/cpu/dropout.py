@@ -23,6 +23,7 @@ per lane, one word per element) with ``prange`` once the batch has at least
 ``PARALLEL_MIN_ELEMENTS`` elements.
 """
 
+import numpy as np
 from numba import njit, prange
 
 from fastnn.kernels.scalar import (
@@ -53,7 +54,7 @@ def _chunk(xf, keepf, yf, c, step, seed, stream, threshold, scale):
             if i < n:
                 kept = words[slot] >= threshold
                 keepf[i] = 1 if kept else 0
-                yf[i] = xf[i] * scale if kept else 0.0
+                yf[i] = np.float64(xf[i]) * scale if kept else 0.0
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -118,7 +119,7 @@ def dropout_backward(dy, keep, rate, dx):
     n = dy.size
     if n < PARALLEL_MIN_ELEMENTS:
         for i in range(n):
-            dxf[i] = dyf[i] * scale if keepf[i] != 0 else 0.0
+            dxf[i] = np.float64(dyf[i]) * scale if keepf[i] != 0 else 0.0
     else:
         for i in prange(n):
-            dxf[i] = dyf[i] * scale if keepf[i] != 0 else 0.0
+            dxf[i] = np.float64(dyf[i]) * scale if keepf[i] != 0 else 0.0

@@ -10,7 +10,8 @@ stride) and decides its four elements, each slot a contiguous run of
 The decision is integer arithmetic only (``fastnn.kernels.scalar``'s
 ``dropout_block`` and ``dropout_threshold``, compiled for the device), so the
 GPU's mask is bitwise the CPU's; ``y = x * (1 / (1 - rate))`` is one float64
-product rounded once, exact on both.
+product rounded once on both (widened explicitly: the simulator's NumPy
+scalars would otherwise multiply a float32 in float32).
 """
 
 import numpy as np
@@ -42,7 +43,7 @@ def _dropout_forward_kernel(x, seed, stream, step, rate, keep, y):
                 c = e - r * m
                 kept = words[slot] >= threshold
                 keep[r, c] = 1 if kept else 0
-                y[r, c] = x[r, c] * scale if kept else 0.0
+                y[r, c] = np.float64(x[r, c]) * scale if kept else 0.0
 
 
 @cuda.jit
@@ -54,7 +55,7 @@ def _dropout_backward_kernel(dy, keep, rate, dx):
     for e in range(start, n * m, stride):
         r = e // m
         c = e - r * m
-        dx[r, c] = dy[r, c] * scale if keep[r, c] != 0 else 0.0
+        dx[r, c] = np.float64(dy[r, c]) * scale if keep[r, c] != 0 else 0.0
 
 
 def dropout_forward(x, seed, stream, step, rate, keep, y) -> None:
