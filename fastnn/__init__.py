@@ -1,7 +1,7 @@
 """fastnn: compiled Numba kernels for training dense neural networks.
 
 The Keras-style API: ``Network`` (alias ``Sequential``) with the layers
-``Dense``, ``BatchNormalization`` and ``Activation``; optimizers in
+``Dense``, ``BatchNormalization``, ``Activation`` and ``Dropout``; optimizers in
 ``fastnn.optimizers``, learning-rate schedules in ``fastnn.schedules``,
 ``fit`` callbacks in ``fastnn.callbacks``, data sets in ``fastnn.datasets``.
 
@@ -84,7 +84,7 @@ from fastnn import (  # noqa: E402
     schedules,
 )
 from fastnn.callbacks import History  # noqa: E402
-from fastnn.layers import Activation, BatchNormalization, Dense  # noqa: E402
+from fastnn.layers import Activation, BatchNormalization, Dense, Dropout  # noqa: E402
 from fastnn.network import Network, Sequential  # noqa: E402
 
 __all__ = [
@@ -93,6 +93,7 @@ __all__ = [
     "Dense",
     "BatchNormalization",
     "Activation",
+    "Dropout",
     "History",
     "blas",
     "callbacks",

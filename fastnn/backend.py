@@ -29,6 +29,7 @@ KERNEL_MODULES = (
     "reduce",
     "memory",
     "metrics",
+    "dropout",
 )
 
 
@@ -46,6 +47,7 @@ class Backend:
     reduce: ModuleType
     memory: ModuleType
     metrics: ModuleType
+    dropout: ModuleType
 
     def empty(self, shape, dtype):
         """An uninitialized buffer on this device."""

@@ -12,7 +12,9 @@ can ride on one:
 - an ``Activation`` right after a linear ``Dense`` joins the dense epilogue;
 - a final softmax with ``"cross_entropy"`` or ``"categorical_crossentropy"`` (or sigmoid with
   ``"binary_crossentropy"``) is left to the loss kernel, which works on the
-  logits stably; ``predict`` applies it to return probabilities.
+  logits stably; ``predict`` applies it to return probabilities;
+- ``Dropout`` is its own kernel in training and no call at all in inference
+  (its output is then its input buffer); a rate of 0 is dropped.
 
 Each op then binds its own kernel calls: ``bind_forward`` allocates its
 output and returns the forward call with the buffers its backward reads
@@ -24,10 +26,13 @@ for its type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from fastnn.kernels.scalar import ACTIVATIONS, LINEAR, NEGATIVE_SLOPE, SOFTMAX
-from fastnn.layers import Activation, BatchNormalization, Dense
+from fastnn.layers import Activation, BatchNormalization, Dense, Dropout
 from fastnn.objectives import LOSS_ACTIVATION, OBJECTIVES
 
 __all__ = [
@@ -37,6 +42,8 @@ __all__ = [
     "DenseOp",
     "BatchNormOp",
     "ActivationOp",
+    "DropoutOp",
+    "RandomStream",
     "Fusion",
     "fuse",
 ]
@@ -52,7 +59,11 @@ class Call(NamedTuple):
 
 
 class Forward(NamedTuple):
-    """What ``bind_forward`` returns: the call, the op's output buffer, and what backward reads."""
+    """What ``bind_forward`` returns: the call, the op's output buffer, and what backward reads.
+
+    ``call`` is ``None`` for an op that does nothing in this mode (Dropout in
+    inference), whose output is then its input.
+    """
 
     call: Call
     output: Any
@@ -60,7 +71,10 @@ class Forward(NamedTuple):
 
 
 class Backward(NamedTuple):
-    """What ``bind_backward`` returns: the call and the buffer it writes the input gradient to."""
+    """What ``bind_backward`` returns: the call and the buffer it writes the input gradient to.
+
+    ``call`` is ``None`` when nothing needs computing (Dropout as the first op).
+    """
 
     call: Call
     dx: Any
@@ -92,6 +106,24 @@ class ActivationSaved(NamedTuple):
     """The buffer an activation backward reads: its output."""
 
     y: Any
+
+
+class DropoutSaved(NamedTuple):
+    """The buffer a Dropout backward reads: the uint8 keep mask its forward wrote."""
+
+    keep: Any
+
+
+class RandomStream(NamedTuple):
+    """Where a Dropout op's masks come from: the Philox key and stream, and the step now.
+
+    ``step`` is called each time the forward kernel runs (the network's
+    optimizer step count), so a bound call draws a fresh mask every step.
+    """
+
+    seed: int
+    stream: int
+    step: Callable[[], int]
 
 
 class _Op:
@@ -317,8 +349,66 @@ class ActivationOp(_Op):
         return Backward(call, dy)
 
 
+class DropoutOp(_Op):
+    """Inverted dropout in training (``fastnn.kernels.*.dropout``); nothing in inference.
+
+    It fuses with nothing: it reports the activation of the op before it as
+    its own output activation, so that a loss that would absorb that
+    activation (a softmax before the Dropout) is refused rather than fed
+    dropped-out probabilities as logits.
+    """
+
+    def __init__(self, layer: Dropout, weights: dict):
+        self.rate = layer.rate
+        self.random: RandomStream = weights["random"]
+        self.before = LINEAR
+
+    def output_code(self) -> int:
+        return self.before
+
+    def strip_output(self) -> None:
+        raise ValueError(
+            f"a Dropout layer follows the output activation {_CODE_NAMES[self.before]!r}, which "
+            "this loss applies to the logits itself; put the Dropout before the output layer"
+        )
+
+    def is_identity(self) -> bool:
+        return self.rate == 0.0
+
+    def attach(self, ops: list) -> None:
+        if self.is_identity():
+            return
+        self.before = ops[-1].output_code() if ops else LINEAR
+        ops.append(self)
+
+    def bind_forward(self, backend, x, training: bool) -> Forward:
+        if not training:
+            return Forward(None, x, None)
+        keep = backend.memory.empty(x.shape, np.uint8)
+        y = backend.memory.empty(x.shape, x.dtype)
+        call = Call(self._forward, (backend.dropout.dropout_forward, x, keep, y))
+        return Forward(call, y, DropoutSaved(keep))
+
+    def _forward(self, kernel, x, keep, y) -> None:
+        """The forward kernel with the step read now, when the call runs, not when it was bound."""
+        seed, stream, step = self.random
+        kernel(x, seed, stream, step(), self.rate, keep, y)
+
+    def bind_backward(self, backend, saved: DropoutSaved, dy, need_dx: bool) -> Backward:
+        if not need_dx:
+            return Backward(None, dy)
+        # In place: each dx[i] depends on dy[i] alone.
+        call = Call(backend.dropout.dropout_backward, (dy, saved.keep, self.rate, dy))
+        return Backward(call, dy)
+
+
 #: The op each layer class becomes.
-OP_FOR_LAYER = {Dense: DenseOp, BatchNormalization: BatchNormOp, Activation: ActivationOp}
+OP_FOR_LAYER = {
+    Dense: DenseOp,
+    BatchNormalization: BatchNormOp,
+    Activation: ActivationOp,
+    Dropout: DropoutOp,
+}
 
 
 def _op_class(layer) -> type:

@@ -25,15 +25,30 @@ PyTorch stores ``(out, in)`` and reads ``fan_in`` from ``shape[1]``; the
 formulas are the same.  For a 1-D shape (a bias) ``fan_in = fan_out =
 shape[0]``, as Keras does.
 
-``xavier_normal``, ``he_normal`` and ``lecun_normal`` draw from a plain
-normal, as PyTorch's ``xavier_normal_`` and ``kaiming_normal_`` do; Keras's
-``glorot_normal``/``he_normal``/``lecun_normal`` use a truncated normal with
-the same variance, which is ``variance_scaling(...,
-distribution="truncated_normal")`` here (its default, as in Keras).
+Which normal each named initializer draws.  The names follow the library
+they come from, so a user of either gets what that library gives:
 
-The formula ``N(0, 1/n_in)``, which some texts call "Xavier normal", is
-``lecun_normal`` here; ``xavier_normal`` is Glorot & Bengio's
-``N(0, 2/(n_in + n_out))``, as in PyTorch and Keras.
+==================  ======================================  ===================
+name                distribution                            convention
+==================  ======================================  ===================
+``glorot_normal``   truncated normal, variance 2/(in+out)   Keras
+``he_normal``       truncated normal, variance 2/in         Keras
+``lecun_normal``    truncated normal, variance 1/in         Keras
+``xavier_normal``   plain normal, variance 2/(in+out)       PyTorch
+``kaiming_normal``  plain normal, variance 2/in             PyTorch
+==================  ======================================  ===================
+
+Keras's truncated normals are ``variance_scaling(..., distribution=
+"truncated_normal")``: a normal of std ``sqrt(scale / fan) / 0.8796`` cut at
+2 of its stds, which has std ``sqrt(scale / fan)``.  As in Keras's
+``VarianceScaling``, ``distribution="normal"`` means that truncated normal
+too, and ``"untruncated_normal"`` is the plain one.  The uniform variants
+(``glorot_uniform`` = ``xavier_uniform``, ``he_uniform`` =
+``kaiming_uniform``, ``lecun_uniform``) are the same in both libraries.
+
+The variance ``1/n_in``, which some texts call "Xavier normal", is
+``lecun_normal``'s here; ``xavier_normal`` and ``glorot_normal`` have Glorot &
+Bengio's ``2/(n_in + n_out)``, as in PyTorch and Keras.
 
 The choices a tutorial warns against stay expressible: ``zeros``,
 ``constant(value)``, and ``normal``/``uniform`` with a very small or very
@@ -61,7 +76,9 @@ __all__ = [
     "variance_scaling",
     "xavier_normal",
     "xavier_uniform",
+    "glorot_normal",
     "he_normal",
+    "kaiming_normal",
     "he_uniform",
     "lecun_normal",
     "lecun_uniform",
@@ -390,9 +407,10 @@ def variance_scaling(
         n = \text{fan\_in},\ \text{fan\_out}\ \text{or}\
         \frac{\text{fan\_in} + \text{fan\_out}}{2}
 
-    ``normal``: ``N(0, sigma**2)``; ``truncated_normal``: a normal of std
+    ``truncated_normal`` (and ``normal``, as Keras reads it): a normal of std
     ``sigma / 0.8796`` truncated to 2 of its stds, which has std ``sigma``;
-    ``uniform``: ``U(-sqrt(3) sigma, sqrt(3) sigma)``.  Same defaults as
+    ``untruncated_normal``: ``N(0, sigma**2)``; ``uniform``:
+    ``U(-sqrt(3) sigma, sqrt(3) sigma)``.  Names, meanings and defaults as
     Keras's ``VarianceScaling``; every named initializer below is one case.
 
     Parameters
@@ -402,8 +420,9 @@ def variance_scaling(
     scale : float
         Finite, > 0.
     mode : {"fan_in", "fan_out", "fan_avg"}
-    distribution : {"truncated_normal", "normal", "uniform"}
-        ``"untruncated_normal"`` (Keras's name) is accepted for ``"normal"``.
+    distribution : {"truncated_normal", "normal", "untruncated_normal", "uniform"}
+        ``"normal"`` is the truncated normal, as in Keras (which treats it as
+        ``"truncated_normal"``); ``"untruncated_normal"`` is the plain normal.
     seed, stream, dtype, out, device
         As in ``normal``.
 
@@ -428,7 +447,7 @@ def variance_scaling(
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
     std = math.sqrt(scale / n)
     kwargs = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
-    if distribution == "truncated_normal":
+    if distribution in ("truncated_normal", "normal"):
         return truncated_normal(shape, std / TRUNCATED_NORMAL_STD, **kwargs)
     if distribution == "uniform":
         return uniform(shape, math.sqrt(3.0) * std, **kwargs)
@@ -439,13 +458,14 @@ def xavier_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """Glorot/Xavier normal: ``N(0, 2 / (fan_in + fan_out))``, for tanh and sigmoid.
 
     Keeps the variance of activations (forward) and of gradients (backward)
-    roughly constant for symmetric saturating activations near 0.  Plain
-    normal, as PyTorch's ``xavier_normal_`` (Keras's ``glorot_normal`` is the
-    truncated variant: ``variance_scaling(shape, 1.0, "fan_avg")``).
-    ``N(0, 1 / fan_in)`` is ``lecun_normal``, not this.
+    roughly constant for symmetric saturating activations near 0.
+    PyTorch's convention: a plain (untruncated) normal, as its
+    ``xavier_normal_``; Keras's ``glorot_normal`` is the truncated variant
+    with the same variance.  ``N(0, 1 / fan_in)`` is ``lecun_normal``'s
+    variance, not this.
 
-    ``variance_scaling(shape, 1.0, "fan_avg", "normal")``; parameters as in
-    ``normal``.
+    ``variance_scaling(shape, 1.0, "fan_avg", "untruncated_normal")``;
+    parameters as in ``normal``.
 
     References
     ----------
@@ -453,13 +473,30 @@ def xavier_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     feedforward neural networks", AISTATS 2010.
     """
     where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
-    return variance_scaling(shape, 1.0, "fan_avg", "normal", **where)
+    return variance_scaling(shape, 1.0, "fan_avg", "untruncated_normal", **where)
+
+
+def glorot_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
+    """Keras's Glorot normal: variance ``2 / (fan_in + fan_out)``, truncated normal.
+
+    Keras's convention: a normal of std ``sqrt(2 / (fan_in + fan_out)) /
+    0.8796`` truncated to 2 of its stds (which brings the std back to
+    ``sqrt(2 / (fan_in + fan_out))``), as ``keras.initializers.GlorotNormal``.
+    PyTorch's plain-normal ``xavier_normal_`` is ``xavier_normal``.
+
+    ``variance_scaling(shape, 1.0, "fan_avg", "truncated_normal")``;
+    parameters as in ``normal``.  Reference as ``xavier_normal``.
+    """
+    where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
+    return variance_scaling(shape, 1.0, "fan_avg", "truncated_normal", **where)
 
 
 def xavier_uniform(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """Glorot/Xavier uniform: ``U(-l, l)``, ``l = sqrt(6 / (fan_in + fan_out))``, for tanh/sigmoid.
 
-    Variance ``2 / (fan_in + fan_out)``; Keras's default kernel initializer.
+    Variance ``2 / (fan_in + fan_out)``; Keras's default kernel initializer
+    (``glorot_uniform``, an alias), and PyTorch's ``xavier_uniform_``: both
+    libraries agree on the uniform variants.
     ``variance_scaling(shape, 1.0, "fan_avg", "uniform")``; parameters as in
     ``normal``.  Reference as ``xavier_normal``.
     """
@@ -468,13 +505,15 @@ def xavier_uniform(shape, *, seed, stream=0, dtype=None, out=None, device="cpu")
 
 
 def he_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
-    """He/Kaiming normal: ``N(0, 2 / fan_in)``, for relu and leaky relu.
+    """Keras's He normal: variance ``2 / fan_in``, truncated normal, for relu and leaky relu.
 
     relu zeroes half of its inputs, halving the second moment; the factor 2
-    restores it so activations keep their scale through depth.  Plain normal,
-    as PyTorch's ``kaiming_normal_`` (mode fan_in, relu gain).
-    ``variance_scaling(shape, 2.0, "fan_in", "normal")``; parameters as in
-    ``normal``.
+    restores it so activations keep their scale through depth.  Keras's
+    convention: a normal of std ``sqrt(2 / fan_in) / 0.8796`` truncated to 2
+    of its stds, as ``keras.initializers.HeNormal``.  PyTorch's plain-normal
+    ``kaiming_normal_`` is ``kaiming_normal``.
+    ``variance_scaling(shape, 2.0, "fan_in", "truncated_normal")``;
+    parameters as in ``normal``.
 
     References
     ----------
@@ -482,25 +521,46 @@ def he_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     surpassing human-level performance on ImageNet classification", ICCV 2015.
     """
     where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
-    return variance_scaling(shape, 2.0, "fan_in", "normal", **where)
+    return variance_scaling(shape, 2.0, "fan_in", "truncated_normal", **where)
+
+
+def kaiming_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
+    """PyTorch's Kaiming normal: ``N(0, 2 / fan_in)``, a plain normal, for relu.
+
+    PyTorch's convention: ``kaiming_normal_`` with mode fan_in and the relu
+    gain, an untruncated normal.  Keras's truncated variant is ``he_normal``.
+    The default kernel initializer of ``Dense`` for relu and leaky relu.
+    ``variance_scaling(shape, 2.0, "fan_in", "untruncated_normal")``;
+    parameters as in ``normal``.  Reference as ``he_normal``.
+    """
+    where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
+    return variance_scaling(shape, 2.0, "fan_in", "untruncated_normal", **where)
 
 
 def he_uniform(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """He/Kaiming uniform: ``U(-l, l)``, ``l = sqrt(6 / fan_in)``, for relu.
 
-    Variance ``2 / fan_in``.  ``variance_scaling(shape, 2.0, "fan_in",
-    "uniform")``; parameters as in ``normal``.  Reference as ``he_normal``.
+    Variance ``2 / fan_in``; Keras's ``he_uniform`` and PyTorch's
+    ``kaiming_uniform_`` (an alias here) agree.  ``variance_scaling(shape,
+    2.0, "fan_in", "uniform")``; parameters as in ``normal``.  Reference as
+    ``he_normal``.
     """
     where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
     return variance_scaling(shape, 2.0, "fan_in", "uniform", **where)
 
 
 def lecun_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
-    """LeCun normal: ``N(0, 1 / fan_in)``, for linear, tanh and selu layers.
+    """Keras's LeCun normal: variance ``1 / fan_in``, truncated normal, for selu (and linear, tanh).
 
     Unit variance of pre-activations for unit-variance inputs; the formula
-    some texts call "Xavier normal".  ``variance_scaling(shape, 1.0,
-    "fan_in", "normal")``; parameters as in ``normal``.
+    some texts call "Xavier normal".  With ``selu`` it is the
+    self-normalizing pairing of Klambauer et al. (2017), and the default of
+    ``Dense(activation="selu")``.  Keras's convention (PyTorch has no
+    ``lecun_normal``): a normal of std ``sqrt(1 / fan_in) / 0.8796``
+    truncated to 2 of its stds, as ``keras.initializers.LecunNormal``; the
+    plain normal is ``variance_scaling(shape, 1.0, "fan_in",
+    "untruncated_normal")``.  This is ``variance_scaling(shape, 1.0,
+    "fan_in", "truncated_normal")``; parameters as in ``normal``.
 
     References
     ----------
@@ -508,14 +568,15 @@ def lecun_normal(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     Neural Networks: Tricks of the Trade, 1998.
     """
     where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
-    return variance_scaling(shape, 1.0, "fan_in", "normal", **where)
+    return variance_scaling(shape, 1.0, "fan_in", "truncated_normal", **where)
 
 
 def lecun_uniform(shape, *, seed, stream=0, dtype=None, out=None, device="cpu"):
     """LeCun uniform: ``U(-l, l)``, ``l = sqrt(3 / fan_in)``, for linear/tanh/selu.
 
-    Variance ``1 / fan_in``.  ``variance_scaling(shape, 1.0, "fan_in",
-    "uniform")``; parameters as in ``normal``.
+    Variance ``1 / fan_in``, as Keras's ``lecun_uniform``.
+    ``variance_scaling(shape, 1.0, "fan_in", "uniform")``; parameters as in
+    ``normal``.
     """
     where = dict(seed=seed, stream=stream, dtype=dtype, out=out, device=device)
     return variance_scaling(shape, 1.0, "fan_in", "uniform", **where)
@@ -534,16 +595,18 @@ INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
     "variance_scaling": variance_scaling,
     "xavier_normal": xavier_normal,
     "xavier_uniform": xavier_uniform,
+    "glorot_normal": glorot_normal,
     "he_normal": he_normal,
+    "kaiming_normal": kaiming_normal,
     "he_uniform": he_uniform,
     "lecun_normal": lecun_normal,
     "lecun_uniform": lecun_uniform,
 }
 
+#: Names of the same initializer in both libraries' spellings (the uniform ones
+#: agree; the normal ones do not, and each has its own function above).
 _ALIASES = {
-    "glorot_normal": "xavier_normal",
     "glorot_uniform": "xavier_uniform",
-    "kaiming_normal": "he_normal",
     "kaiming_uniform": "he_uniform",
 }
 
@@ -553,8 +616,10 @@ def get(identifier, **params) -> Callable[..., np.ndarray]:
 
     ``params`` are bound with ``functools.partial``: ``get("normal",
     std=0.01)(shape, seed=0)``.  Names: the keys of ``INITIALIZERS`` plus
-    ``glorot_normal``, ``glorot_uniform``, ``kaiming_normal``,
-    ``kaiming_uniform`` (aliases of the xavier/he ones).
+    ``glorot_uniform`` and ``kaiming_uniform`` (aliases of ``xavier_uniform``
+    and ``he_uniform``).  ``glorot_normal``/``he_normal``/``lecun_normal``
+    are Keras's truncated normals, ``xavier_normal``/``kaiming_normal``
+    PyTorch's plain ones (see the module docstring).
 
     Raises
     ------

@@ -28,6 +28,7 @@ __all__ = [
     "Dense",
     "BatchNormalization",
     "Activation",
+    "Dropout",
     "WeightSpec",
     "ConstantSpec",
     "from_config",
@@ -131,6 +132,10 @@ class Layer:
     #: Prefix of automatic layer names (``dense``, ``dense_1``, ...).
     base_name = "layer"
 
+    #: Whether the layer draws random numbers while training (the network then
+    #: gives it a Philox stream of its own, ``DROPOUT_STREAM`` + its position).
+    uses_random = False
+
     def __init__(self, name: str | None = None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {type(name).__name__}")
@@ -161,6 +166,16 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+#: ``Dense``'s kernel initializer per activation where it is not ``xavier_uniform``.
+#: ``kaiming_normal`` is the plain normal that ``he_normal`` meant before fastnn
+#: followed Keras's (truncated) ``he_normal``, so a default network draws the same bits.
+DEFAULT_INITIALIZERS = {
+    "relu": "kaiming_normal",
+    "leaky_relu": "kaiming_normal",
+    "selu": "lecun_normal",
+}
+
+
 class Dense(Layer):
     """Fully connected layer ``y = activation(x @ W + b)``, ``W`` of shape ``(n_in, units)``.
 
@@ -170,13 +185,19 @@ class Dense(Layer):
         Number of output features.
     activation : str or None
         ``None``/``"linear"``, ``"relu"``, ``"leaky_relu"`` (slope 0.2),
-        ``"sigmoid"``, ``"tanh"`` or ``"softmax"``.
+        ``"sigmoid"``, ``"tanh"``, ``"softmax"``, ``"elu"`` (alpha 1) or
+        ``"selu"``.
     init : str or callable, optional
         Kernel initializer: a name from ``fastnn.init`` or a callable with the
         ``fastnn.init`` signature ``f(shape, *, seed, dtype, out, stream)``.
-        Default: ``"he_normal"`` for relu and leaky relu, ``"xavier_uniform"``
-        otherwise (Keras's default is ``"glorot_uniform"``, the same as
-        ``"xavier_uniform"``, for every activation).  One that needs a
+        Default: ``"kaiming_normal"`` (He et al.'s plain normal ``N(0,
+        2/fan_in)``) for relu and leaky relu; ``"lecun_normal"`` (Keras's
+        truncated normal of variance ``1/fan_in``) for selu, the
+        self-normalizing pairing of Klambauer et al. (2017), under which
+        selu keeps activations at mean 0 and variance 1 through depth; and
+        ``"xavier_uniform"`` otherwise (Keras's default is
+        ``"glorot_uniform"``, the same as ``"xavier_uniform"``, for every
+        activation).  One that needs a
         parameter is given bound, ``fastnn.init.get("constant", value=0.1)``;
         a bare ``"constant"`` fails here, not at build time.
     use_bias : bool
@@ -215,7 +236,7 @@ class Dense(Layer):
         super().__init__(name)
         self.units = _check_positive_int("units", units)
         self.activation = _activation_name(activation)
-        default = "he_normal" if self.activation in ("relu", "leaky_relu") else "xavier_uniform"
+        default = DEFAULT_INITIALIZERS.get(self.activation, "xavier_uniform")
         init = _alias("init", init, "kernel_initializer", kernel_initializer, default)
         self.init = _check_initializer("init", init)
         if not isinstance(use_bias, bool):
@@ -331,7 +352,7 @@ class Activation(Layer):
     ----------
     activation : str
         ``"linear"``, ``"relu"``, ``"leaky_relu"`` (slope 0.2), ``"sigmoid"``,
-        ``"tanh"`` or ``"softmax"``.
+        ``"tanh"``, ``"softmax"``, ``"elu"`` or ``"selu"``.
     name : str, optional
         Layer name.
     """
@@ -346,6 +367,60 @@ class Activation(Layer):
         return {"activation": self.activation, "name": self.name}
 
 
+class Dropout(Layer):
+    """Inverted dropout, as ``keras.layers.Dropout``: in training, each input is zeroed
+    with probability ``rate`` and the rest are scaled by ``1 / (1 - rate)``.
+
+    Only training applies it: ``fit``, ``train_on_batch`` and
+    ``forward(x, training=True)``; ``predict``, ``evaluate`` and
+    ``forward(x)`` pass the input through unchanged.
+
+    The mask is drawn by a kernel from the network's counter-based generator
+    (Philox4x32-10, ``fastnn.kernels.scalar``): the layer at position ``p``
+    of the network draws from stream ``DROPOUT_STREAM + p`` (weight tensors
+    take streams 0, 1, 2, ..., so adding a Dropout layer changes no initial
+    weight and no mask shares bits with a weight), and the optimizer's step
+    count is part of the counter, so each training step draws a fresh mask.
+    The mask is thus a function of (seed, layer position, step, element):
+    reproducible for a seed, bitwise the same on any thread count and on
+    either device, and resumed where it was by ``Network.load`` (the step
+    count is saved).  Two training forwards at one step draw the same mask.
+
+    Parameters
+    ----------
+    rate : float
+        Fraction of the inputs to drop, ``0 <= rate < 1``; 0 is the identity.
+    seed : int, optional
+        In [0, 2**64): this layer's Philox key instead of the network's seed.
+    name : str, optional
+        Layer name.
+    """
+
+    base_name = "dropout"
+    uses_random = True
+
+    def __init__(self, rate: float, seed: int | None = None, name: str | None = None):
+        super().__init__(name)
+        self.rate = check_finite_scalar("rate", rate, low=0.0)
+        if self.rate >= 1.0:
+            raise ValueError(f"rate must be < 1 (the fraction of inputs dropped), got {rate}")
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+                raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+            if not 0 <= seed < 2**64:
+                raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+            seed = int(seed)
+        self.seed = seed
+
+    def get_config(self) -> dict:
+        return {"rate": self.rate, "seed": self.seed, "name": self.name}
+
+
+#: The Philox stream of the first layer position's dropout masks: layer ``p``
+#: draws from stream ``DROPOUT_STREAM + p``, far from the weights' 0, 1, 2, ...
+DROPOUT_STREAM = 2**63
+
+
 def _initializer_label(init) -> str:
     """A name for ``summary()``: the string, a function's name, or a partial's function's name."""
     if isinstance(init, str):
@@ -354,7 +429,7 @@ def _initializer_label(init) -> str:
     return getattr(function, "__name__", type(init).__name__)
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, BatchNormalization, Activation)}
+LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, BatchNormalization, Activation, Dropout)}
 
 
 def from_config(class_name: str, config: dict) -> Layer:

@@ -1,4 +1,4 @@
-"""``Network``: a Keras-style sequential model of Dense, BatchNormalization and Activation layers.
+"""``Network``: a Keras-style sequential model of Dense, BatchNormalization, Activation and Dropout.
 
 This module holds the model itself: its layers, ``build`` (the weights),
 ``compile`` (optimizer, loss, metrics), the weights in and out
@@ -42,9 +42,9 @@ from fastnn import optimizers as optimizers_module
 from fastnn import saving
 from fastnn import training as training_module
 from fastnn.backend import get_backend
-from fastnn.fusion import Fusion, fuse
+from fastnn.fusion import Fusion, RandomStream, fuse
 from fastnn.hooks import History
-from fastnn.layers import Dense, Layer, initialize
+from fastnn.layers import DROPOUT_STREAM, Dense, Layer, initialize
 from fastnn.objectives import resolve_loss, resolve_metrics
 from fastnn.plan import PlanCache
 from fastnn.saving import FILE_FORMAT, FILE_VERSION  # noqa: F401 (importable from here, as before)
@@ -54,7 +54,7 @@ __all__ = ["Network", "Sequential", "History"]
 
 
 class Network:
-    """A sequential network of ``Dense``, ``BatchNormalization`` and ``Activation`` layers.
+    """A sequential network of ``Dense``, ``BatchNormalization``, ``Activation`` and ``Dropout``.
 
     Also importable as ``fastnn.Sequential``, Keras's name.
 
@@ -118,7 +118,7 @@ class Network:
         """
         if not isinstance(layer, Layer):
             raise TypeError(
-                "layer must be a Dense, BatchNormalization or Activation, "
+                "layer must be a Dense, BatchNormalization, Activation or Dropout, "
                 f"got {type(layer).__name__}"
             )
         if any(layer is other for other in self.layers):
@@ -194,7 +194,9 @@ class Network:
         self._grad_views = []
         offsets = {True: 0, False: 0}
         stream = 0
-        for layer, layer_specs, layer_width in zip(self.layers, specs, widths, strict=True):
+        for position, (layer, layer_specs, layer_width) in enumerate(
+            zip(self.layers, specs, widths, strict=True)
+        ):
             weights = {}
             for spec in layer_specs:
                 flat = self._params if spec.trainable else self._state
@@ -218,6 +220,11 @@ class Network:
                 if value != 0.0:
                     memory.fill(weights[name], value)
                 weights["d_" + name] = memory.zeros(shape, dtype)
+            if layer.uses_random:
+                # Streams 0, 1, ... are the weights'; a layer's own seed replaces the key.
+                key = self.seed if getattr(layer, "seed", None) is None else layer.seed
+                own_stream = DROPOUT_STREAM + position
+                weights["random"] = RandomStream(key, own_stream, self._random_step)
             self._layer_weights.append(weights)
         self.input_dim = input_dim
         self.output_dim = width
@@ -225,6 +232,10 @@ class Network:
         self._reset_plans()
         if self.optimizer is not None:
             self.optimizer.build(n_trainable, dtype, backend)
+
+    def _random_step(self) -> int:
+        """The step in a Dropout mask's counter: the optimizer's update count (0 uncompiled)."""
+        return 0 if self.optimizer is None else self.optimizer.iterations
 
     def _require_built(self) -> None:
         if not self.built:

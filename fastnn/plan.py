@@ -110,7 +110,8 @@ def make_plan(
     h = plan.x
     for op in fusion.ops:
         forward = op.bind_forward(backend, h, training)
-        plan.forward.append(forward.call)
+        if forward.call is not None:  # None: the op does nothing in this mode
+            plan.forward.append(forward.call)
         saved.append(forward.saved)
         h = forward.output
     plan.logits = plan.output = h
@@ -150,7 +151,8 @@ def make_plan(
         dy = plan.dlogits
         for index in reversed(range(len(fusion.ops))):
             backward = fusion.ops[index].bind_backward(backend, saved[index], dy, index > 0)
-            plan.backward.append(backward.call)
+            if backward.call is not None:
+                plan.backward.append(backward.call)
             dy = backward.dx
     return plan
 

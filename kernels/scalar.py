@@ -18,8 +18,10 @@ element loop.
 
 Every pointwise activation's derivative is written in terms of its *output*
 ``y = f(z)``: relu and leaky relu (with a non-negative slope) through the sign
-of ``y``, sigmoid through ``y (1 - y)``, tanh through ``1 - y**2``.  Backward
-passes therefore never need the pre-activation ``z``.
+of ``y``, sigmoid through ``y (1 - y)``, tanh through ``1 - y**2``, elu
+through ``y + alpha`` (``alpha exp(z)``) where ``y <= 0``, selu through
+``y + scale alpha`` there.  Backward passes therefore never need the
+pre-activation ``z``.
 """
 
 import enum
@@ -38,6 +40,8 @@ class Activation(enum.IntEnum):
     SIGMOID = 3
     TANH = 4
     SOFTMAX = 5
+    ELU = 6
+    SELU = 7
 
 
 # Plain ints with the members' values: Numba kernels compare against these
@@ -48,9 +52,19 @@ LEAKY_RELU = int(Activation.LEAKY_RELU)
 SIGMOID = int(Activation.SIGMOID)
 TANH = int(Activation.TANH)
 SOFTMAX = int(Activation.SOFTMAX)
+ELU = int(Activation.ELU)
+SELU = int(Activation.SELU)
 
 #: The default leaky-relu slope (Keras 3's ``leaky_relu(negative_slope=0.2)``).
 NEGATIVE_SLOPE = 0.2
+
+#: elu's ``alpha``: Keras's default, ``elu(z) = alpha (exp(z) - 1)`` for ``z <= 0``.
+ELU_ALPHA = 1.0
+
+#: selu's constants (Klambauer et al., "Self-normalizing neural networks",
+#: NeurIPS 2017, eq. 14): the fixed point of mean 0 and variance 1.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 
 #: Activation names accepted by the public API, mapped to their kernel codes.
 ACTIVATIONS = {
@@ -60,6 +74,8 @@ ACTIVATIONS = {
     "sigmoid": SIGMOID,
     "tanh": TANH,
     "softmax": SOFTMAX,
+    "elu": ELU,
+    "selu": SELU,
 }
 
 
@@ -104,8 +120,11 @@ def tanh(z):
 def activate(z, code, negative_slope):
     """Pointwise activation ``f(z)`` for ``code``; ``negative_slope`` is the leaky-relu slope.
 
-    Softmax is not pointwise: callers handle ``SOFTMAX`` row by row and never
-    pass it here (it falls through to the identity).
+    elu: ``z`` if ``z > 0`` else ``alpha (exp(z) - 1)``; selu: ``scale`` times
+    that with selu's ``alpha``; both through ``expm1``, exact near 0 where
+    ``exp(z) - 1`` would cancel.  Softmax is not pointwise: callers handle
+    ``SOFTMAX`` row by row and never pass it here (it falls through to the
+    identity).
     """
     if code == RELU:
         return z if z > 0 else z * 0
@@ -115,6 +134,10 @@ def activate(z, code, negative_slope):
         return sigmoid(z)
     if code == TANH:
         return tanh(z)
+    if code == ELU:
+        return z if z > 0 else ELU_ALPHA * math.expm1(z)
+    if code == SELU:
+        return SELU_SCALE * z if z > 0 else (SELU_SCALE * SELU_ALPHA) * math.expm1(z)
     return z
 
 
@@ -123,7 +146,9 @@ def activate_grad(y, code, negative_slope):
     """Derivative ``f'(z)`` expressed through the activation's output ``y = f(z)``.
 
     relu: ``1[y > 0]``; leaky relu (``negative_slope >= 0``): ``1`` if
-    ``y > 0`` else ``negative_slope``; sigmoid: ``y (1 - y)``; tanh: ``1 - y**2``; linear: ``1``.
+    ``y > 0`` else ``negative_slope``; sigmoid: ``y (1 - y)``; tanh: ``1 - y**2``; linear: ``1``;
+    elu: ``1`` if ``y > 0`` else ``y + alpha`` (``= alpha exp(z)``); selu: ``scale`` if
+    ``y > 0`` else ``y + scale alpha`` (``= scale alpha exp(z)``).
     """
     if code == RELU:
         return 1.0 if y > 0 else 0.0
@@ -133,6 +158,10 @@ def activate_grad(y, code, negative_slope):
         return y * (1.0 - y)
     if code == TANH:
         return 1.0 - y * y
+    if code == ELU:
+        return 1.0 if y > 0 else y + ELU_ALPHA
+    if code == SELU:
+        return SELU_SCALE if y > 0 else y + SELU_SCALE * SELU_ALPHA
     return 1.0
 
 
@@ -813,3 +842,43 @@ def rng_values_f64(dist, w0, w1, w2, w3):
     if dist == RNG_TRUNCATED_NORMAL:
         return truncated_normal_f64(w0, w1), truncated_normal_f64(w2, w3)
     return unit_symmetric_f64(w0, w1), unit_symmetric_f64(w2, w3)
+
+
+# --- dropout: a keep decision from one Philox word -----------------------------
+#
+# Element ``i`` of a batch at step ``t`` of the stream ``s`` under seed ``k``
+# takes word ``slot`` of the Philox4x32-10 block
+# ``philox4x32_10(j, t mod 2**32, s mod 2**32, s >> 32, k mod 2**32, k >> 32)``
+# with ``(j, slot) = rng_block(i, 4)``; it is kept when that 32-bit word is at
+# least ``floor(rate * 2**32)``, so with probability ``1 - rate`` (to within
+# 2**-32).  The decision is integer arithmetic only: the same on every device
+# and for both dtypes.
+
+_F64_2P32 = 4294967296.0
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def dropout_threshold(rate):
+    """``floor(rate * 2**32)`` as a uint64: a word at least this is kept (``0 <= rate < 1``)."""
+    return np.uint64(rate * _F64_2P32)
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def dropout_scale(rate):
+    """Inverted dropout's factor ``1 / (1 - rate)`` for the kept elements, in float64."""
+    return 1.0 / (1.0 - np.float64(rate))
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def dropout_block(j, step, seed, stream):
+    """The four words of dropout block ``j`` (``0 <= j < 2**32``) at ``step``, as above."""
+    s = np.uint64(seed)
+    t = np.uint64(stream)
+    return philox4x32_10(
+        np.uint64(j) & _MASK32,
+        np.uint64(step) & _MASK32,
+        t & _MASK32,
+        t >> _U32,
+        s & _MASK32,
+        s >> _U32,
+    )

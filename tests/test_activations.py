@@ -272,3 +272,52 @@ BAD_CALLS = [
 def test_validation_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# elu and selu at the limits: exp(z) - 1 saturates at -1, so elu(-inf) = -alpha and
+# selu(-inf) = -scale alpha; +inf stays inf; NaN propagates; the derivative through
+# y is 0 on the saturated side.  Expected values from the formulas (Klambauer et
+# al. 2017's constants written out here).
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+LIMITS_X = [-np.inf, -1000.0, 0.0, 1000.0, np.inf, np.nan]
+LIMITS = {
+    "elu": ([-1.0, -1.0, 0.0, 1000.0, np.inf, np.nan], [0.0, 0.0, 1.0, 1.0, 1.0, np.nan]),
+    "selu": (
+        [-SELU_SCALE * SELU_ALPHA] * 2 + [0.0, SELU_SCALE * 1000.0, np.inf, np.nan],
+        [0.0, 0.0, SELU_SCALE * SELU_ALPHA, SELU_SCALE, SELU_SCALE, np.nan],
+    ),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(LIMITS))
+def test_elu_selu_limits_and_non_finite_inputs(backend, name, dtype):
+    x = np.array([LIMITS_X], dtype=dtype)
+    y_expected, slope_expected = (np.array([v], dtype=dtype) for v in LIMITS[name])
+    y = kernel_forward(backend, x, name, {})
+    dx = kernel_backward(backend, np.ones_like(x), y, name, {})
+    # One rounding of a float64 product to the dtype: within one ulp.
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(y, y_expected, rtol=eps)
+    np.testing.assert_allclose(dx, slope_expected, rtol=eps, atol=eps)
+    np.testing.assert_allclose(reference.activation_forward(x, name), y_expected, rtol=eps)
+
+
+def test_selu_is_self_normalizing():
+    """E[selu(z)] = 0 and E[selu(z)**2] = 1 for z ~ N(0, 1): the constants' defining property.
+
+    Simpson's rule on each side of the kink at 0, over [-12, 12] (the normal
+    tail beyond holds < 1e-32), with 20000 intervals per side: error ~h**4 < 1e-12.
+    """
+    import scipy.integrate
+
+    side = np.linspace(0.0, 12.0, 20001)
+    moments = np.zeros(2)
+    for z in (-side[::-1], side):
+        y = functional.activation_forward(z.reshape(1, -1), "selu")[0]
+        density = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+        moments += [scipy.integrate.simpson(y * density, x=z),
+                    scipy.integrate.simpson(y * y * density, x=z)]  # fmt: skip
+    # The published constants have 32 digits; the kernel computes in float64.
+    np.testing.assert_allclose(moments, [0.0, 1.0], atol=1e-9)

@@ -97,6 +97,12 @@ SIGNATURES = {
     "optimizers._rmsprop_momentum_kernel": _float_signatures(lambda d: (A(d, 1),) * 4 + (F64,) * 5),
     "init._fill_f32_kernel": [(A(F32, 1), I64, I64, I64, U64, U64, U64, U64, I64) + (F32,) * 4],
     "init._fill_f64_kernel": [(A(F64, 1), I64, I64, I64, U64, U64, U64, U64, I64) + (F64,) * 4],
+    "dropout._dropout_forward_kernel": _float_signatures(
+        lambda d: (A(d, 2), U64, U64, I64, F64, A(types.uint8, 2), A(d, 2))
+    ),
+    "dropout._dropout_backward_kernel": _float_signatures(
+        lambda d: (A(d, 2), A(types.uint8, 2), F64, A(d, 2))
+    ),
     "dense._gemm_kernel": _float_signatures(
         lambda d: (A(d, 2), A(d, 2), A(d, 1), BOOL, BOOL, BOOL, I64, F64, A(d, 2))
     ),

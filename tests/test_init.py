@@ -58,11 +58,16 @@ RANDOM_CASES = {
     "uniform": ({"limit": 0.3}, uniform_dist(0.3)),
     # Keras defaults: scale 1, fan_in, truncated normal with std sqrt(1/fan_in).
     "variance_scaling": ({}, truncated_dist(math.sqrt(1 / FAN_IN) / TRUNC_STD)),
+    # PyTorch's names: plain normals (xavier_normal_, kaiming_normal_).
     "xavier_normal": ({}, normal_dist(math.sqrt(2 / (FAN_IN + FAN_OUT)))),
+    "kaiming_normal": ({}, normal_dist(math.sqrt(2 / FAN_IN))),
+    # Keras's names: normals truncated at 2 stds, the std divided by TRUNC_STD
+    # so the values have the formula's variance (keras.initializers.HeNormal ...).
+    "glorot_normal": ({}, truncated_dist(math.sqrt(2 / (FAN_IN + FAN_OUT)) / TRUNC_STD)),
+    "he_normal": ({}, truncated_dist(math.sqrt(2 / FAN_IN) / TRUNC_STD)),
+    "lecun_normal": ({}, truncated_dist(math.sqrt(1 / FAN_IN) / TRUNC_STD)),
     "xavier_uniform": ({}, uniform_dist(math.sqrt(6 / (FAN_IN + FAN_OUT)))),
-    "he_normal": ({}, normal_dist(math.sqrt(2 / FAN_IN))),
     "he_uniform": ({}, uniform_dist(math.sqrt(6 / FAN_IN))),
-    "lecun_normal": ({}, normal_dist(math.sqrt(1 / FAN_IN))),
     "lecun_uniform": ({}, uniform_dist(math.sqrt(3 / FAN_IN))),
 }
 CONSTANT_CASES = {"zeros": ({}, 0.0), "ones": ({}, 1.0), "constant": ({"value": -0.75}, -0.75)}
@@ -119,13 +124,17 @@ def test_reference_distribution(name):
 
 
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg"])
-@pytest.mark.parametrize("distribution", ["truncated_normal", "normal", "uniform"])
+@pytest.mark.parametrize(
+    "distribution", ["truncated_normal", "normal", "untruncated_normal", "uniform"]
+)
 def test_variance_scaling(mode, distribution):
     scale = 3.0
     std = math.sqrt(scale / fan(mode, FAN_IN, FAN_OUT))
     dist = {
         "truncated_normal": truncated_dist(std / TRUNC_STD),
-        "normal": normal_dist(std),
+        # Keras's VarianceScaling treats "normal" as "truncated_normal".
+        "normal": truncated_dist(std / TRUNC_STD),
+        "untruncated_normal": normal_dist(std),
         "uniform": uniform_dist(math.sqrt(3) * std),
     }[distribution]
     # The target variance holds in every case, truncated included.
@@ -135,17 +144,52 @@ def test_variance_scaling(mode, distribution):
         check_distribution(w, dist)
 
 
-def test_untruncated_normal_is_normal():
-    a = init.variance_scaling(SHAPE, 2.0, distribution="untruncated_normal", seed=3)
-    b = init.variance_scaling(SHAPE, 2.0, distribution="normal", seed=3)
-    assert np.array_equal(a, b)
+def test_variance_scaling_names_follow_keras_bit_for_bit():
+    """Distribution "normal" is the truncated normal (as Keras), "untruncated_normal" the plain."""
+    shape, std = (300, 40), math.sqrt(2.0 / 300)
+    normal = init.variance_scaling(shape, 2.0, distribution="normal", seed=3)
+    truncated = init.variance_scaling(shape, 2.0, distribution="truncated_normal", seed=3)
+    plain = init.variance_scaling(shape, 2.0, distribution="untruncated_normal", seed=3)
+    assert np.array_equal(normal, truncated)
+    assert np.array_equal(truncated, init.truncated_normal(shape, std / TRUNC_STD, seed=3))
+    assert np.array_equal(plain, init.normal(shape, std, seed=3))
+    assert np.abs(truncated).max() <= 2 * std / TRUNC_STD < np.abs(plain).max()
+
+
+# Each named normal initializer: (the distribution it must be, fan, scale).  Keras's
+# names are truncated normals, PyTorch's plain normals; a convention change fails here.
+NAMED_NORMALS = {
+    "glorot_normal": ("truncated_normal", "fan_avg", 1.0),
+    "he_normal": ("truncated_normal", "fan_in", 2.0),
+    "lecun_normal": ("truncated_normal", "fan_in", 1.0),
+    "xavier_normal": ("untruncated_normal", "fan_avg", 1.0),
+    "kaiming_normal": ("untruncated_normal", "fan_in", 2.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED_NORMALS))
+@pytest.mark.parametrize("module", [init, ref_init], ids=["init", "reference"])
+def test_named_normal_follows_its_librarys_convention(module, name):
+    distribution, mode, scale = NAMED_NORMALS[name]
+    shape = (300, 40)
+    std = math.sqrt(scale / fan(mode, *shape))
+    w = getattr(module, name)(shape, seed=4, dtype=np.float64)
+    if distribution == "truncated_normal":
+        expected = module.truncated_normal(shape, std / TRUNC_STD, seed=4, dtype=np.float64)
+        # The truncation point, 2 stds of the normal before truncation, is never passed.
+        assert np.abs(w).max() <= 2 * std / TRUNC_STD
+    else:
+        expected = module.normal(shape, std, seed=4, dtype=np.float64)
+        # 12000 plain normal draws pass 2 stds ~550 times; the truncated never do.
+        assert np.abs(w).max() > 2 * std / TRUNC_STD
+    assert np.array_equal(w, expected)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_one_dimensional_shape_uses_its_length_as_both_fans(dtype):
     n = 10**6
     assert init.compute_fans((n,)) == (n, n)
-    check_distribution(init.he_normal(n, seed=1, dtype=dtype), normal_dist(math.sqrt(2 / n)))
+    check_distribution(init.kaiming_normal(n, seed=1, dtype=dtype), normal_dist(math.sqrt(2 / n)))
     check_distribution(
         init.xavier_uniform((n,), seed=1, dtype=dtype), uniform_dist(math.sqrt(6 / (2 * n)))
     )
@@ -493,7 +537,9 @@ def test_same_seed_same_values_and_reference_depends_on_seed():
 def test_get_by_name_alias_callable_and_params():
     assert init.get("he_normal") is init.he_normal
     assert init.get("glorot_uniform") is init.xavier_uniform
-    assert init.get("kaiming_normal") is init.he_normal
+    assert init.get("kaiming_normal") is init.kaiming_normal
+    assert init.get("glorot_normal") is init.glorot_normal
+    assert init.get("kaiming_uniform") is init.he_uniform
     assert init.get(init.lecun_normal) is init.lecun_normal
     bound = init.get("normal", std=0.5)
     assert np.array_equal(bound((10, 3), seed=1), init.normal((10, 3), 0.5, seed=1))

@@ -137,8 +137,8 @@ def test_summary_rows_show_default_initializers(capsys):
     )
     summary = model.summary()
     assert [row["initializer"] for row in summary["rows"]] == [
-        "he_normal",
-        "he_normal",
+        "kaiming_normal",
+        "kaiming_normal",
         "xavier_uniform",
         "xavier_uniform",
     ]

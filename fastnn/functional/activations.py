@@ -1,8 +1,9 @@
 """Validated activation forward/backward on the CPU backend's kernels.
 
 Activations: ``linear``, ``relu``, ``leaky_relu`` (parameter
-``negative_slope``, default 0.2 as in Keras), ``sigmoid``, ``tanh`` and
-``softmax`` (row-wise over axis 1).  Every backward takes the forward *output*
+``negative_slope``, default 0.2 as in Keras), ``sigmoid``, ``tanh``,
+``softmax`` (row-wise over axis 1), ``elu`` (alpha 1, Keras's default) and
+``selu`` (Klambauer et al. 2017's constants).  Every backward takes the forward *output*
 ``y``, not the input.
 """
 
@@ -50,7 +51,7 @@ def activation_forward(x: np.ndarray, name: str, **params) -> np.ndarray:
         Input.
     name : str
         ``"linear"`` (or ``None``), ``"relu"``, ``"leaky_relu"``, ``"sigmoid"``,
-        ``"tanh"`` or ``"softmax"``.
+        ``"tanh"``, ``"softmax"``, ``"elu"`` or ``"selu"``.
     **params
         ``negative_slope`` for ``"leaky_relu"`` (default 0.2, finite, ``>= 0``).
 
@@ -69,8 +70,10 @@ def activation_forward(x: np.ndarray, name: str, **params) -> np.ndarray:
     -----
     relu ``max(x, 0)``; leaky_relu ``x`` if ``x > 0`` else ``negative_slope * x``;
     sigmoid ``1 / (1 + exp(-x))``; tanh; linear ``x``; softmax per row
-    ``y_j = exp(x_j - max_k x_k) / sum_k exp(x_k - max_k x_k)``.  Sigmoid and
-    softmax are finite for any finite input.
+    ``y_j = exp(x_j - max_k x_k) / sum_k exp(x_k - max_k x_k)``; elu ``x`` if
+    ``x > 0`` else ``exp(x) - 1``; selu ``lambda x`` if ``x > 0`` else
+    ``lambda alpha (exp(x) - 1)`` (``lambda = 1.0507``, ``alpha = 1.6733``).
+    Sigmoid and softmax are finite for any finite input.
     """
     code, negative_slope = activation_args(name, params)
     x = check_float_array("x", x, ndim=2)
@@ -109,7 +112,8 @@ def activation_backward(dy: np.ndarray, y: np.ndarray, name: str, **params) -> n
     -----
     ``dx = dy * f'(x)`` with ``f'`` written through ``y``: relu ``1[y > 0]``;
     leaky_relu ``1`` if ``y > 0`` else ``negative_slope``; sigmoid ``y (1 - y)``;
-    tanh ``1 - y**2``; linear ``1``.  Softmax, per row:
+    tanh ``1 - y**2``; linear ``1``; elu ``1`` if ``y > 0`` else ``y + 1``; selu
+    ``lambda`` if ``y > 0`` else ``y + lambda alpha``.  Softmax, per row:
     ``dx = y * (dy - sum_k dy_k y_k)``.
     """
     code, negative_slope = activation_args(name, params)

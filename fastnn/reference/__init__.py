@@ -13,6 +13,7 @@ conventions' constants, such as the default leaky-relu slope.
 from fastnn.reference.activations import *  # noqa: F403
 from fastnn.reference.batchnorm import *  # noqa: F403
 from fastnn.reference.dense import *  # noqa: F403
+from fastnn.reference.dropout import *  # noqa: F403
 from fastnn.reference.init import *  # noqa: F403
 from fastnn.reference.losses import *  # noqa: F403
 from fastnn.reference.network import *  # noqa: F403

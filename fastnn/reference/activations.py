@@ -9,7 +9,13 @@ from fastnn.kernels.scalar import NEGATIVE_SLOPE
 
 __all__ = ["activation_forward", "activation_backward"]
 
-NAMES = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
+NAMES = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "elu", "selu")
+
+#: elu's alpha (Keras's default) and selu's constants, from Klambauer et al.,
+#: "Self-normalizing neural networks", NeurIPS 2017 (alpha_01 and lambda_01).
+ELU_ALPHA = 1.0
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _negative_slope(name, params) -> float:
@@ -35,7 +41,9 @@ def activation_forward(x, name, **params):
 
     relu ``max(x, 0)``; leaky_relu ``x if x > 0 else negative_slope * x``;
     sigmoid ``1 / (1 + exp(-x))``; tanh; linear ``x``;
-    softmax ``exp(x - max) / sum(exp(x - max))`` per row.
+    softmax ``exp(x - max) / sum(exp(x - max))`` per row;
+    elu ``x if x > 0 else alpha (exp(x) - 1)``; selu ``scale`` times the same
+    with selu's own alpha (``expm1`` for ``exp - 1``).
     """
     slope = _negative_slope(name, params)
     if name == "relu":
@@ -48,6 +56,11 @@ def activation_forward(x, name, **params):
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
     if name == "tanh":
         return np.tanh(x)
+    if name in ("elu", "selu"):
+        alpha, scale = (ELU_ALPHA, 1.0) if name == "elu" else (SELU_ALPHA, SELU_SCALE)
+        # The negative branch only where x <= 0, so expm1 never overflows on large x.
+        negative = alpha * np.expm1(np.minimum(x, 0))
+        return (scale * np.where(x > 0, x, negative)).astype(x.dtype)
     if name == "softmax":
         e = np.exp(x - x.max(axis=1, keepdims=True))
         return (e / e.sum(axis=1, keepdims=True, dtype=np.float64)).astype(x.dtype)
@@ -59,7 +72,9 @@ def activation_backward(dy, y, name, **params):
 
     relu ``dy * (y > 0)``; leaky_relu ``dy`` if ``y > 0`` else
     ``negative_slope * dy``; sigmoid ``dy * y (1 - y)``; tanh ``dy (1 - y**2)``;
-    linear ``dy``; softmax ``y * (dy - sum(dy * y))`` per row.
+    linear ``dy``; softmax ``y * (dy - sum(dy * y))`` per row; elu ``dy`` if
+    ``y > 0`` else ``dy (y + alpha)``; selu ``scale dy`` if ``y > 0`` else
+    ``dy (y + scale alpha)`` (``y + alpha = alpha exp(x)`` where ``x <= 0``).
     """
     slope = _negative_slope(name, params)
     if name == "relu":
@@ -70,6 +85,9 @@ def activation_backward(dy, y, name, **params):
         return dy * y * (1 - y)
     if name == "tanh":
         return dy * (1 - y * y)
+    if name in ("elu", "selu"):
+        alpha, scale = (ELU_ALPHA, 1.0) if name == "elu" else (SELU_ALPHA, SELU_SCALE)
+        return (dy * np.where(y > 0, scale, y + scale * alpha)).astype(dy.dtype)
     if name == "softmax":
         dot = np.sum(dy * y, axis=1, keepdims=True, dtype=np.float64)
         return (y * (dy - dot)).astype(dy.dtype)

@@ -22,7 +22,9 @@ __all__ = [
     "variance_scaling",
     "xavier_normal",
     "xavier_uniform",
+    "glorot_normal",
     "he_normal",
+    "kaiming_normal",
     "he_uniform",
     "lecun_normal",
     "lecun_uniform",
@@ -108,23 +110,36 @@ def variance_scaling(
     dtype=None,
     out=None,
 ) -> np.ndarray:
-    """Variance ``scale / n``, ``n`` = fan_in, fan_out or their mean."""
+    """Variance ``scale / n``, ``n`` = fan_in, fan_out or their mean.
+
+    As Keras's ``VarianceScaling``: ``"normal"`` is the truncated normal,
+    ``"untruncated_normal"`` the plain one.
+    """
     fan_in, fan_out = compute_fans(shape)
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     std = math.sqrt(scale / n)
     kwargs = dict(seed=seed, stream=stream, dtype=dtype, out=out)
-    if distribution == "truncated_normal":
+    if distribution in ("truncated_normal", "normal"):
         return truncated_normal(shape, std / TRUNCATED_NORMAL_STD, **kwargs)
     if distribution == "uniform":
         return uniform(shape, math.sqrt(3 * scale / n), **kwargs)
-    return normal(shape, std, **kwargs)
+    if distribution == "untruncated_normal":
+        return normal(shape, std, **kwargs)
+    raise ValueError(f"unknown distribution {distribution!r}")
 
 
 def xavier_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
-    """``N(0, 2 / (fan_in + fan_out))``."""
+    """``N(0, 2 / (fan_in + fan_out))``, a plain normal (PyTorch's ``xavier_normal_``)."""
     fan_in, fan_out = compute_fans(shape)
     std = math.sqrt(2 / (fan_in + fan_out))
     return normal(shape, std, seed=seed, stream=stream, dtype=dtype, out=out)
+
+
+def glorot_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+    """Keras's: variance ``2 / (fan_in + fan_out)`` from a normal truncated at 2 stds."""
+    fan_in, fan_out = compute_fans(shape)
+    std = math.sqrt(2 / (fan_in + fan_out)) / TRUNCATED_NORMAL_STD
+    return truncated_normal(shape, std, seed=seed, stream=stream, dtype=dtype, out=out)
 
 
 def xavier_uniform(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
@@ -135,7 +150,14 @@ def xavier_uniform(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray
 
 
 def he_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
-    """``N(0, 2 / fan_in)``."""
+    """Keras's: variance ``2 / fan_in`` from a normal truncated at 2 stds."""
+    fan_in, _ = compute_fans(shape)
+    std = math.sqrt(2 / fan_in) / TRUNCATED_NORMAL_STD
+    return truncated_normal(shape, std, seed=seed, stream=stream, dtype=dtype, out=out)
+
+
+def kaiming_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
+    """``N(0, 2 / fan_in)``, a plain normal (PyTorch's ``kaiming_normal_``)."""
     fan_in, _ = compute_fans(shape)
     return normal(shape, math.sqrt(2 / fan_in), seed=seed, stream=stream, dtype=dtype, out=out)
 
@@ -147,9 +169,10 @@ def he_uniform(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
 
 
 def lecun_normal(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:
-    """``N(0, 1 / fan_in)``."""
+    """Keras's: variance ``1 / fan_in`` from a normal truncated at 2 stds."""
     fan_in, _ = compute_fans(shape)
-    return normal(shape, math.sqrt(1 / fan_in), seed=seed, stream=stream, dtype=dtype, out=out)
+    std = math.sqrt(1 / fan_in) / TRUNCATED_NORMAL_STD
+    return truncated_normal(shape, std, seed=seed, stream=stream, dtype=dtype, out=out)
 
 
 def lecun_uniform(shape, *, seed, stream=0, dtype=None, out=None) -> np.ndarray:

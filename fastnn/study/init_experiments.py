@@ -18,6 +18,7 @@ from fastnn import Network
 from fastnn import init as initializers
 from fastnn.study.nets import (
     INIT_SCHEMES,
+    PLAIN_NORMALS,
     data_chance,
     geometric_factor,
     initializer,
@@ -249,7 +250,7 @@ def claim_5_variance_preserving(data, *, width=100, depth=10, seed=0, tick=None)
     formulas = []
     for stream, (n_in, n_out) in enumerate(FORMULA_SHAPES):
         xavier = initializers.xavier_normal((n_in, n_out), seed=seed, stream=stream)
-        lecun = initializers.lecun_normal((n_in, n_out), seed=seed, stream=stream)
+        lecun = PLAIN_NORMALS["lecun_normal"]((n_in, n_out), seed=seed, stream=stream)
         formulas.append(
             {
                 "shape": (n_in, n_out),

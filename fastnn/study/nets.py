@@ -28,6 +28,7 @@ __all__ = [
     "geometric_factor",
     "data_chance",
     "INIT_SCHEMES",
+    "PLAIN_NORMALS",
 ]
 
 #: The initialization schemes the study compares, by the label used in tables.
@@ -41,6 +42,19 @@ INIT_SCHEMES = {
     "he_normal": ("he_normal", {}),
     "he_uniform": ("he_uniform", {}),
     "lecun_normal": ("lecun_normal", {}),
+}
+
+
+#: The study replicates papers whose normal initializers are plain normals (He et
+#: al. 2015, LeCun et al. 1998), and its results were measured with them.  Since
+#: ``fastnn.init``'s ``he_normal`` and ``lecun_normal`` follow Keras (truncated
+#: normals), ``mlp`` reads the study's ``"he_normal"``/``"lecun_normal"`` as these
+#: plain ones: PyTorch's ``kaiming_normal`` and the untruncated LeCun normal.
+PLAIN_NORMALS = {
+    "he_normal": "kaiming_normal",
+    "lecun_normal": initializers.get(
+        "variance_scaling", scale=1.0, mode="fan_in", distribution="untruncated_normal"
+    ),
 }
 
 
@@ -79,6 +93,8 @@ def mlp(
     """
     if batch_norm not in (None, "after", "before"):
         raise ValueError(f"batch_norm must be None, 'after' or 'before', got {batch_norm!r}")
+    if isinstance(init, str):
+        init = PLAIN_NORMALS.get(init, init)
     layers = []
     for index, width in enumerate(widths):
         first = {"input_dim": n_in} if index == 0 else {}
