@@ -68,12 +68,14 @@ class InitCase:
         # PyTorch stores weights (out, in) and takes fan_in from shape[1]: the transposed
         # shape gives it our fan_in, shape[0].
         wt = torch.empty(self.shape[::-1], dtype=getattr(torch, ctx.dtype.name))
-        if self.name == "variance_scaling":
-            # fastnn's truncated normal has std sigma: a normal of std sigma / 0.8796 cut at 2.
-            std = math.sqrt(self.params["scale"] / self.shape[0]) / TRUNCATED_NORMAL_STD
+        # Keras's names are truncated normals of std sigma: a normal of std sigma / 0.8796 cut
+        # at 2 of its stds; PyTorch's kaiming_normal_ is a plain normal (fastnn's kaiming_normal).
+        scale = {"variance_scaling": self.params.get("scale"), "he_normal": 2.0}.get(self.name)
+        if scale is not None:
+            std = math.sqrt(scale / self.shape[0]) / TRUNCATED_NORMAL_STD
             return lambda: nn_init.trunc_normal_(wt, std=std, a=-2 * std, b=2 * std)
         return {
-            "he_normal": lambda: nn_init.kaiming_normal_(wt, nonlinearity="relu"),
+            "kaiming_normal": lambda: nn_init.kaiming_normal_(wt, nonlinearity="relu"),
             "he_uniform": lambda: nn_init.kaiming_uniform_(wt, nonlinearity="relu"),
             "xavier_normal": lambda: nn_init.xavier_normal_(wt),
             "xavier_uniform": lambda: nn_init.xavier_uniform_(wt),
