@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 
+from fastnn import guards, saving
 from fastnn import optimizers as optimizers_module
-from fastnn import saving
 from fastnn import training as training_module
 from fastnn.backend import get_backend
 from fastnn.callbacks import History
@@ -74,6 +74,8 @@ class Network:
     def __init__(self, layers=None, seed: int = 0, device: str = "cpu", dtype=np.float32):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError(f"seed must be a non-negative int, got {seed!r}")
+        if dtype is None:  # np.dtype(None) is float64: say it, never assume it
+            raise TypeError("dtype must be float32 or float64, got None")
         try:
             self.dtype = np.dtype(dtype)
         except TypeError as err:
@@ -438,6 +440,7 @@ class Network:
                 raise ValueError(f"weight {name} must have shape {view.shape}, got {value.shape}")
             if not np.isfinite(value).all():
                 raise ValueError(f"weight {name} must be finite")
+            guards.check_moving_variance(name, value)
             checked.append(np.ascontiguousarray(value, dtype=self.dtype))
         for view, value in zip(self._weight_views, checked, strict=True):
             self._backend.memory.copy(value, view)
