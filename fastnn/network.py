@@ -33,6 +33,7 @@ import numpy as np
 from fastnn import guards, saving
 from fastnn import optimizers as optimizers_module
 from fastnn import training as training_module
+from fastnn._validation import check_allocation
 from fastnn.backend import get_backend
 from fastnn.callbacks import History
 from fastnn.fusion import Fusion, fuse
@@ -173,6 +174,10 @@ class Network:
         )
         n_state = sum(
             math.prod(s.shape) for layer_specs in specs for s in layer_specs if not s.trainable
+        )
+        # Parameters, gradients, statistics and their backup: say so before allocating.
+        check_allocation(
+            "the weights of this architecture, shape", (2 * (n_trainable + n_state),), dtype
         )
         self._params = memory.zeros((n_trainable,), dtype)
         self._grads = memory.zeros((n_trainable,), dtype)
