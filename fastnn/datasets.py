@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def read_idx(path) -> np.ndarray:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:
             raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
     if len(data) < 4:
         raise ValueError(f"{path}: too short for an IDX header ({len(data)} bytes)")
@@ -121,6 +122,11 @@ def load_mnist(directory, kind: str = "t10k") -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"{images_path}: expected MNIST images (magic {MNIST_IMAGES_MAGIC}: ubyte, 3-D), "
             f"got dtype {images.dtype} with shape {images.shape}"
+        )
+    if images.shape[1:] != (28, 28):
+        raise ValueError(
+            f"{images_path}: expected MNIST images of 28x28 pixels, got {images.shape[0]} "
+            f"images of {images.shape[1]}x{images.shape[2]}"
         )
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise ValueError(
