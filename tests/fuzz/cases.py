@@ -894,8 +894,8 @@ def _huge_shape(entry):
             x = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2**28, 2**28), strides=(0, 0))
             F.activation_forward(x, "relu")
         elif entry == "functional.dense_huge_out":
-            x = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2**33, 2), strides=(0, 0))
-            W = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2, 2**33), strides=(0, 0))
+            x = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2**40, 2), strides=(0, 0))
+            W = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2, 2**40), strides=(0, 0))
             F.dense_forward(np.ascontiguousarray(x[:4]), W, None)
         elif entry == "Network.build":
             from fastnn import Dense, Network

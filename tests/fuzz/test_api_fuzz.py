@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fastnn import BatchNormalization, Dense, Network, init
+from fastnn._validation import physical_memory
 from tests.fuzz.harness import ROOT, child_env
 from tests.fuzz.profile import fuzz_settings
 from tests.fuzz.strategies import JUNK
@@ -31,6 +33,12 @@ DIMENSIONS = st.one_of(st.integers(-3, 6), st.sampled_from([0, 2**31, 2**40, 2**
 @fuzz_settings(60)
 @given(name=st.sampled_from(INITIALIZERS), shape=st.lists(DIMENSIONS, min_size=0, max_size=3))
 def test_init_shapes(name, shape):
+    dims = [d for d in shape if isinstance(d, int) and not isinstance(d, bool)]
+    if len(dims) == len(shape) and all(d > 0 for d in dims):
+        size = math.prod(dims)
+        # A valid shape of up to this machine's memory would really be allocated:
+        # only small ones, and ones beyond memory (refused before allocating), are tried.
+        assume(size <= 2**20 or size * 4 > (physical_memory() or 2**62))
     function = init.get(name)
     try:
         values = function(tuple(shape), seed=1)
