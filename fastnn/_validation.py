@@ -67,6 +67,9 @@ def check_float_array(
             raise ValueError(f"{name} must have shape {want}, got {a.shape}")
     if a.size < min_size:
         raise ValueError(f"{name} must have at least {min_size} element(s), got shape {a.shape}")
+    if not a.flags.c_contiguous:
+        # A view with zero strides can claim far more elements than memory holds.
+        check_allocation(f"{name} (copied to C order) with shape", a.shape, a.dtype)
     return np.ascontiguousarray(a)
 
 
@@ -155,3 +158,100 @@ def activation_code(name: str, *, allow_softmax: bool = True) -> Activation:
     if name not in valid:
         raise ValueError(f"activation must be one of {valid}, got {name!r}")
     return Activation(ACTIVATIONS[name])
+
+
+def check_cache_array(name: str, a, *, shape: tuple, dtype) -> np.ndarray:
+    """Check an array a backward pass takes from a forward cache, without converting it.
+
+    A forward function stores fresh C-contiguous arrays of one dtype in its
+    cache; anything else means the cache was edited, so it is refused rather
+    than copied.  ``None`` entries in ``shape`` match any length.
+
+    Raises
+    ------
+    TypeError
+        Not an ndarray, or not of ``dtype``.
+    ValueError
+        The wrong shape, or not C-contiguous.
+    """
+    if not isinstance(a, np.ndarray):
+        raise TypeError(
+            f"{name} must be the numpy.ndarray the forward pass stored, got {type(a).__name__}"
+        )
+    if a.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {a.dtype}")
+    if a.ndim != len(shape) or any(
+        want is not None and got != want for got, want in zip(a.shape, shape, strict=True)
+    ):
+        want = tuple("*" if s is None else s for s in shape)
+        raise ValueError(
+            f"{name} must have shape {want} to match the rest of the cache, got {a.shape}; "
+            "was the cache modified after the forward pass?"
+        )
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous, as the forward pass stored it")
+    return a
+
+
+def check_activation_member(name: str, code, *, allow_softmax: bool = True) -> int:
+    """Return the plain-int kernel code of ``code``, which must be an ``Activation`` value."""
+    if isinstance(code, (bool, np.bool_)) or not isinstance(code, (int, np.integer)):
+        raise TypeError(f"{name} must be an Activation code, got {type(code).__name__}")
+    valid = [a for a in Activation if allow_softmax or a != Activation.SOFTMAX]
+    if int(code) not in [int(a) for a in valid]:
+        raise ValueError(f"{name} must be one of {[a.name for a in valid]}, got {code!r}")
+    return int(code)
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` as a bool; it must be a ``bool`` or ``numpy.bool_``, not any object."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__}")
+    return bool(value)
+
+
+def check_separate(**arrays) -> None:
+    """Raise unless no two of ``arrays`` share memory (``None`` entries are skipped).
+
+    ``np.may_share_memory`` (a bounds check, O(1)) screens each pair; only a
+    pair whose bounds overlap is settled by the exact ``np.shares_memory``.
+    """
+    names = [name for name, a in arrays.items() if a is not None]
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a, b = arrays[first], arrays[second]
+            if np.may_share_memory(a, b) and np.shares_memory(a, b):
+                raise ValueError(f"{first} and {second} must not share memory")
+
+
+def check_allocation(name: str, shape, dtype) -> None:
+    """Raise a ValueError naming ``name`` before allocating an array too big for memory.
+
+    The product of the dimensions is taken in Python integers, so it cannot
+    overflow; it must fit in ``np.intp`` and its bytes in the machine's
+    physical memory (when that is known).
+    """
+    size = 1
+    for d in shape:
+        size *= int(d)
+    nbytes = size * np.dtype(dtype).itemsize
+    if nbytes > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"{name} {tuple(int(d) for d in shape)} has {size} elements: too many for any array"
+        )
+    limit = physical_memory()
+    if limit is not None and nbytes > limit:
+        raise ValueError(
+            f"{name} {tuple(int(d) for d in shape)} needs {nbytes / 2**30:.1f} GiB "
+            f"({np.dtype(dtype)}), more than this machine's {limit / 2**30:.1f} GiB of memory"
+        )
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory, or ``None`` where the OS does not say."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None

@@ -18,6 +18,7 @@ that needs them.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -66,6 +67,69 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _seed(text: str) -> int:
+    """A seed: an integer in ``[0, 2**64)`` (NumPy's generators refuse negative seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**64), got {value}")
+    return value
+
+
+def _check_output_path(flag: str, path: str) -> str | None:
+    """Why ``path`` cannot be written (its directory is missing or read-only), or ``None``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        return f"{flag} {path}: the directory {directory} does not exist"
+    if not os.access(directory, os.W_OK):
+        return f"{flag} {path}: the directory {directory} is not writable"
+    return None
+
+
+def _read_report(path: str) -> dict:
+    """A bench JSON report, its structure checked as far as ``compare`` reads it.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    ValueError
+        Not JSON, or not the structure ``fastnn bench --json`` writes.
+    """
+    from fastnn import benchmark
+
+    report = benchmark.read_json(path)
+    results = report["results"]
+    if not isinstance(results, list):
+        raise ValueError(f"{path}: 'results' must be a list, got {type(results).__name__}")
+    for i, entry in enumerate(results):
+        where = f"{path}: results[{i}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be an object, got {type(entry).__name__}")
+        for key in ("op", "shape", "dtype", "fastnn"):
+            if key not in entry:
+                raise ValueError(f"{where} has no {key!r}")
+        for key in ("op", "shape", "dtype"):
+            if not isinstance(entry[key], str):
+                raise ValueError(f"{where}.{key} must be a string, got {entry[key]!r}")
+        timing = entry["fastnn"]
+        if timing is None:
+            continue
+        if not isinstance(timing, dict):
+            raise ValueError(f"{where}.fastnn must be an object or null")
+        for key, low in (("median_s", "> 0"), ("iqr_s", ">= 0")):
+            value = timing.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{where}.fastnn.{key} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0 or (low == "> 0" and value == 0):
+                raise ValueError(f"{where}.fastnn.{key} must be finite and {low}, got {value!r}")
+    if not isinstance(report.get("machine", {}), dict):
+        raise ValueError(f"{path}: 'machine' must be an object")
+    return report
 
 
 def _fraction(text: str) -> float:
@@ -128,7 +192,7 @@ def _add_bench(commands) -> None:
         "--no-startup", action="store_true",
         help="skip the startup-latency figures (import, first training step)",
     )  # fmt: skip
-    bench.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    bench.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs")
 
 
 def _add_check(commands) -> None:
@@ -142,7 +206,7 @@ def _add_check(commands) -> None:
         "--dtypes", type=_choices("dtype", DTYPES), default=("float32",), metavar="LIST",
         help="comma-separated dtypes: float32,float64 (default: float32)",
     )  # fmt: skip
-    check.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    check.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs")
 
 
 def _add_compare(commands) -> None:
@@ -206,6 +270,19 @@ def _rerun_with_threads(argv: list[str], threads: int) -> int:
 
 def _bench(args) -> int:
     argv = args.argv
+    # Checked before a run that can take minutes, not after it.
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        problem = None if path is None else _check_output_path(flag, path)
+        if problem:
+            print(f"fastnn bench: {problem}", file=sys.stderr)
+            return 2
+    old = None
+    if args.compare is not None:
+        try:
+            old = _read_report(args.compare)
+        except (OSError, ValueError) as err:
+            print(f"fastnn bench: cannot read --compare file: {err}", file=sys.stderr)
+            return 2
     if args.plot is not None:
         missing = _matplotlib_missing()
         if missing:
@@ -232,13 +309,6 @@ def _bench(args) -> int:
                 f"unset it for benchmarks (env -u {name} fastnn bench ...)",
                 file=sys.stderr,
             )
-    old = None
-    if args.compare is not None:
-        try:
-            old = benchmark.read_json(args.compare)
-        except (OSError, ValueError) as err:
-            print(f"fastnn bench: cannot read --compare file: {err}", file=sys.stderr)
-            return 2
     tasks = benchmark.select(args.ops, args.sizes, args.dtypes, quick=args.quick)
     if not tasks:
         print("fastnn bench: the selection is empty", file=sys.stderr)
@@ -269,7 +339,7 @@ def _compare(args) -> int:
     from fastnn import benchmark
 
     try:
-        new, old = benchmark.read_json(args.new), benchmark.read_json(args.old)
+        new, old = _read_report(args.new), _read_report(args.old)
     except (OSError, ValueError) as err:
         print(f"fastnn compare: {err}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,7 @@ def read_idx(path) -> np.ndarray:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:
             raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
     if len(data) < 4:
         raise ValueError(f"{path}: too short for an IDX header ({len(data)} bytes)")
@@ -344,6 +345,11 @@ def load_mnist(
         raise ValueError(
             f"{images_path}: expected MNIST images (magic {MNIST_IMAGES_MAGIC}: ubyte, 3-D), "
             f"got dtype {images.dtype} with shape {images.shape}"
+        )
+    if images.shape[1:] != (28, 28):
+        raise ValueError(
+            f"{images_path}: expected MNIST images of 28x28 pixels, got {images.shape[0]} "
+            f"images of {images.shape[1]}x{images.shape[2]}"
         )
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise ValueError(

@@ -63,7 +63,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fastnn._validation import FLOAT_DTYPES, check_device_out, check_finite_scalar, check_out
+from fastnn._validation import (
+    FLOAT_DTYPES,
+    check_allocation,
+    check_device_out,
+    check_finite_scalar,
+    check_out,
+)
 from fastnn.backend import get_backend
 
 __all__ = [
@@ -163,6 +169,7 @@ def _output(shape, dtype, out, device):
     shape = _check_shape(shape)
     dtype = _resolve_dtype(dtype, out)
     if out is None:
+        check_allocation("shape", shape, dtype)  # before NumPy's "array is too big"
         array = backend.memory.empty(shape, dtype)
     elif backend.name == "cpu":
         array = check_out("out", out, shape, dtype)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastnn import guards
 from fastnn._validation import activation_code, check_finite_scalar
 from fastnn.kernels.scalar import NEGATIVE_SLOPE  # noqa: F401 (re-exported for old imports)
 
@@ -461,6 +462,5 @@ def initialize(init, out, *, seed: int, stream: int, memory=None) -> None:
         memory = get_backend("cpu").memory
     host = np.empty(out.shape, dtype=out.dtype)
     result = init(out.shape, seed=seed, dtype=out.dtype, out=host, stream=stream)
-    if result is not None and result is not host:
-        host[...] = result
+    guards.check_initializer_result(init, result, host)
     memory.copy(host, out)

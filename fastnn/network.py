@@ -38,9 +38,10 @@ import math
 
 import numpy as np
 
+from fastnn import guards, saving
 from fastnn import optimizers as optimizers_module
-from fastnn import saving
 from fastnn import training as training_module
+from fastnn._validation import check_allocation
 from fastnn.backend import get_backend
 from fastnn.fusion import Fusion, RandomStream, fuse
 from fastnn.hooks import History
@@ -86,6 +87,8 @@ class Network:
     def __init__(self, layers=None, seed: int = 0, device: str = "cpu", dtype=np.float32):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError(f"seed must be a non-negative int, got {seed!r}")
+        if dtype is None:  # np.dtype(None) is float64: say it, never assume it
+            raise TypeError("dtype must be float32 or float64, got None")
         try:
             self.dtype = np.dtype(dtype)
         except TypeError as err:
@@ -185,6 +188,10 @@ class Network:
         )
         n_state = sum(
             math.prod(s.shape) for layer_specs in specs for s in layer_specs if not s.trainable
+        )
+        # Parameters, gradients, statistics and their backup: say so before allocating.
+        check_allocation(
+            "the weights of this architecture, shape", (2 * (n_trainable + n_state),), dtype
         )
         self._params = memory.zeros((n_trainable,), dtype)
         self._grads = memory.zeros((n_trainable,), dtype)
@@ -496,6 +503,7 @@ class Network:
                 raise ValueError(f"weight {name} must have shape {view.shape}, got {value.shape}")
             if not np.isfinite(value).all():
                 raise ValueError(f"weight {name} must be finite")
+            guards.check_moving_variance(name, value)
             checked.append(np.ascontiguousarray(value, dtype=self.dtype))
         for view, value in zip(self._weight_views, checked, strict=True):
             self._backend.memory.copy(value, view)

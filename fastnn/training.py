@@ -27,7 +27,11 @@ user's host arrays, to check them and to draw the shuffling order.
 The non-finite guard: when the loss of a step is NaN or Inf, the step stops
 before the backward pass, the BatchNormalization running statistics are
 restored from the backup, and the caller raises ``FloatingPointError``
-naming where; the network is exactly as it was before that step.
+naming where; the network is exactly as it was before that step.  With a
+finite loss, ``fastnn.guards`` still checks what the step writes (the
+running statistics after the forward pass, the parameters after the update)
+and undoes the step, raising ``FloatingPointError``, when either is not
+finite; its docstring gives the cost per step.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import math
 
 import numpy as np
 
+from fastnn import guards
 from fastnn.blas import pinned
 from fastnn.hooks import CallbackList, History
 from fastnn.inputs import check_inputs, check_validation_split, validation_split_index
@@ -135,8 +140,12 @@ def train_step(network, plan: Plan) -> float:
     if not math.isfinite(loss):
         memory.copy(network._state_backup, network._state)
         return loss
+    if not guards.statistics_finite_or_restore(network):
+        raise guards.undone("a BatchNormalization running statistic would become NaN or Inf")
     run(plan.backward)
-    network.optimizer.apply(network._params, network._grads)
+    if not guards.guarded_update(network):
+        memory.copy(network._state_backup, network._state)
+        raise guards.undone("the update would write NaN or Inf into the parameters")
     return loss
 
 
@@ -189,11 +198,11 @@ def fit(
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a tuple (x_val, y_val)")
         x_val = check_inputs(network, validation_data[0], "validation_data[0]")
+        guards.check_finite_host(x_val, "validation_data[0]")
         y_val = _check_targets(network, validation_data[1], x_val.shape[0], "validation_data[1]")
         validation_data = (x_val, y_val)
-    if not np.isfinite(x).all():
-        row = int(np.argwhere(~np.isfinite(x))[0, 0])
-        raise ValueError(f"x must be finite; row {row} holds NaN or Inf")
+    guards.check_finite_host(x, "x")
+    shuffle = guards.check_bool("shuffle", shuffle)
     n = x.shape[0]
     steps = -(-n // batch_size)
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose}
@@ -367,11 +376,14 @@ def predict(network, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
 def forward(network, x, training: bool = False) -> np.ndarray:
     """``Network.forward``: one pass; in training mode it prepares ``backward``."""
     x = check_inputs(network, x)
-    if not isinstance(training, bool):
-        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    training = guards.check_bool("training", training)
     if training:
         _check_training_batch(network, x.shape[0], "forward(training=True)")
+        guards.check_finite_host(x, "x")
+        network._backend.memory.copy(network._state, network._state_backup)
     plan = _run_forward(network, x, training)
+    if training and not guards.statistics_finite_or_restore(network):
+        raise ValueError("x gives BatchNormalization running statistics beyond the dtype's range")
     network._last_forward = plan if training else None
     network._has_gradients = False
     return network._backend.memory.to_host(plan.output)
@@ -400,5 +412,6 @@ def step(network) -> None:
     require_compiled(network)
     if not network._has_gradients:
         raise ValueError("step needs gradients: call forward(x, training=True) and backward(y)")
-    network.optimizer.apply(network._params, network._grads)
+    if not guards.guarded_update(network):
+        raise guards.undone("the update would write NaN or Inf into the parameters")
     network._has_gradients = False

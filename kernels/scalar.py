@@ -125,11 +125,19 @@ def activate(z, code, negative_slope):
     ``exp(z) - 1`` would cancel.  Softmax is not pointwise: callers handle
     ``SOFTMAX`` row by row and never pass it here (it falls through to the
     identity).
+
+    Non-finite inputs: NaN propagates through every activation (as NumPy's
+    ``maximum`` does); relu and leaky relu with slope 0 map ``-inf`` to 0, and
+    leaky relu with a positive slope keeps it ``-inf``.  ``not z <= 0`` is true
+    for a positive ``z`` and for NaN, so one compare and a select (no branch:
+    the loop still vectorizes) pass both through; the constant 0, not
+    ``z * 0``, avoids ``-inf * 0 = NaN``.
     """
     if code == RELU:
-        return z if z > 0 else z * 0
+        return z if not z <= 0 else 0.0
     if code == LEAKY_RELU:
-        return z if z > 0 else z * negative_slope
+        negative = z * negative_slope if negative_slope > 0 else 0.0
+        return z if not z <= 0 else negative
     if code == SIGMOID:
         return sigmoid(z)
     if code == TANH:
@@ -149,11 +157,13 @@ def activate_grad(y, code, negative_slope):
     ``y > 0`` else ``negative_slope``; sigmoid: ``y (1 - y)``; tanh: ``1 - y**2``; linear: ``1``;
     elu: ``1`` if ``y > 0`` else ``y + alpha`` (``= alpha exp(z)``); selu: ``scale`` if
     ``y > 0`` else ``y + scale alpha`` (``= scale alpha exp(z)``).
+    A NaN ``y`` gives a NaN derivative for every activation but linear (relu
+    and leaky relu select it through, as ``activate`` does).
     """
     if code == RELU:
-        return 1.0 if y > 0 else 0.0
+        return 1.0 if y > 0 else (0.0 if y <= 0 else y)
     if code == LEAKY_RELU:
-        return 1.0 if y > 0 else negative_slope
+        return 1.0 if y > 0 else (negative_slope if y <= 0 else y)
     if code == SIGMOID:
         return y * (1.0 - y)
     if code == TANH:

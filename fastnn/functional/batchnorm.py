@@ -36,7 +36,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastnn._validation import check_finite_scalar, check_float_array, check_out
+from fastnn._validation import (
+    check_activation_member,
+    check_bool,
+    check_cache_array,
+    check_finite_scalar,
+    check_float_array,
+    check_out,
+    check_separate,
+)
 from fastnn.functional._backend import BACKEND
 from fastnn.functional.activations import activation_args
 from fastnn.kernels.scalar import Activation
@@ -92,14 +100,14 @@ def _forward(forward, x, layer, mode, codes):
     dtype = x.dtype
     gamma = check_float_array("gamma", gamma, shape=(m,), dtype=dtype)
     beta = check_float_array("beta", beta, shape=(m,), dtype=dtype)
-    if not isinstance(training, bool):
-        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    training = check_bool("training", training)
     momentum = check_finite_scalar("momentum", momentum, low=0.0, high=1.0)
     epsilon = check_finite_scalar("epsilon", epsilon, low=0.0, low_open=True)
     y = memory.empty(x.shape, dtype)
     if not training:
         running_mean = check_float_array("running_mean", running_mean, shape=(m,), dtype=dtype)
         running_var = check_float_array("running_var", running_var, shape=(m,), dtype=dtype)
+        _check_running(running_mean, running_var)
         BACKEND.batchnorm.batch_norm_forward_infer(
             x, gamma, beta, running_mean, running_var, epsilon, *kernel_codes, y
         )
@@ -110,6 +118,9 @@ def _forward(forward, x, layer, mode, codes):
     # Updated in place, so they are never copied: check, don't convert.
     running_mean = check_out("running_mean", running_mean, (m,), dtype)
     running_var = check_out("running_var", running_var, (m,), dtype)
+    _check_running(running_mean, running_var)
+    # The running statistics are written while x, gamma and beta are read.
+    check_separate(running_mean=running_mean, running_var=running_var, x=x, gamma=gamma, beta=beta)
     if n < 2:
         raise ValueError(
             f"training-mode batch normalization needs at least 2 rows to compute batch "
@@ -123,6 +134,9 @@ def _forward(forward, x, layer, mode, codes):
     mean = memory.empty((m,), dtype)
     invstd = memory.empty((m,), dtype)
     work = BACKEND.workspace(n, m)
+    # O(m) copies, so that a batch with NaN/Inf (or a variance beyond the
+    # dtype's range) cannot leave its mark on the running statistics.
+    before = (running_mean.copy(), running_var.copy())
     BACKEND.batchnorm.batch_norm_forward_train(
         x,
         gamma,
@@ -138,10 +152,90 @@ def _forward(forward, x, layer, mode, codes):
         invstd,
         work,
     )
+    _undo_non_finite(x, (running_mean, running_var), before)
     cache = BatchNormCache(
         forward, True, a, y, gamma, mean, invstd, pre_code, post_code, negative_slope
     )
     return y, cache
+
+
+def _check_running(running_mean: np.ndarray, running_var: np.ndarray) -> None:
+    """The running statistics must be finite and the variance ``>= 0`` (O(m), NaN fails)."""
+    if not np.isfinite(running_mean).all():
+        j = int(np.flatnonzero(~np.isfinite(running_mean))[0])
+        raise ValueError(f"running_mean must be finite, got running_mean[{j}] = {running_mean[j]}")
+    bad = ~(np.isfinite(running_var) & (running_var >= 0))
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"running_var must be finite and >= 0, got running_var[{j}] = {running_var[j]}"
+        )
+
+
+def _undo_non_finite(x: np.ndarray, running: tuple, before: tuple) -> None:
+    """Restore the running statistics and raise if the update made any of them non-finite.
+
+    A NaN or Inf in a column of ``x`` (or of ``act(x)``) makes that column's
+    batch mean non-finite; finite values whose variance exceeds the dtype's
+    range make the running variance Inf.  Both show in the updated running
+    statistics, so checking those (O(m)) catches every case without a pass
+    over ``x`` on the normal path.
+    """
+    running_mean, running_var = running
+    bad = ~(np.isfinite(running_mean) & np.isfinite(running_var))
+    if not bad.any():
+        return
+    running_mean[...], running_var[...] = before
+    j = int(np.flatnonzero(bad)[0])
+    if not np.isfinite(x[:, j]).all():
+        i = int(np.flatnonzero(~np.isfinite(x[:, j]))[0])
+        raise ValueError(
+            f"x must be finite in training mode, got x[{i}, {j}] = {x[i, j]}; "
+            "the running statistics were left unchanged"
+        )
+    raise ValueError(
+        f"the batch statistics of column {j} of x overflow {x.dtype} (its values are too "
+        "large to normalize); the running statistics were left unchanged"
+    )
+
+
+#: The activation placements each forward function may store in its cache.
+_PLACEMENTS = {
+    "batch_norm_forward": (False, False),  # (pre activation allowed, post activation allowed)
+    "batch_norm_act_forward": (False, True),
+    "act_batch_norm_forward": (True, False),
+}
+
+
+def _check_cache(forward: str, cache: BatchNormCache):
+    """Every array and scalar of a training-mode cache, checked against each other.
+
+    A cache is a plain tuple a caller can edit; the kernel trusts its shapes
+    (a ``y`` with more rows than ``a`` would be read out of bounds), so each
+    array must have the shape, dtype and C order the forward pass gave it,
+    and each code must be an activation this forward function fuses.
+    """
+    y = cache.y
+    dtype = getattr(y, "dtype", None)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"cache.y must be a float32 or float64 ndarray, got {type(y).__name__}")
+    y = check_cache_array("cache.y", y, shape=(None, None), dtype=dtype)
+    n, m = y.shape
+    a = check_cache_array("cache.a", cache.a, shape=(n, m), dtype=dtype)
+    gamma = check_cache_array("cache.gamma", cache.gamma, shape=(m,), dtype=dtype)
+    mean = check_cache_array("cache.mean", cache.mean, shape=(m,), dtype=dtype)
+    invstd = check_cache_array("cache.invstd", cache.invstd, shape=(m,), dtype=dtype)
+    pre_code = check_activation_member("cache.pre_code", cache.pre_code, allow_softmax=False)
+    post_code = check_activation_member("cache.post_code", cache.post_code, allow_softmax=False)
+    pre_allowed, post_allowed = _PLACEMENTS[forward]
+    for label, code, allowed in (("pre", pre_code, pre_allowed), ("post", post_code, post_allowed)):
+        if code != Activation.LINEAR and not allowed:
+            raise ValueError(
+                f"cache.{label}_code must be LINEAR in a cache from {forward}, "
+                f"got {Activation(code).name}"
+            )
+    negative_slope = check_finite_scalar("cache.negative_slope", cache.negative_slope, low=0.0)
+    return a, y, gamma, mean, invstd, pre_code, post_code, negative_slope
 
 
 def _backward(backward, dy, cache):
@@ -157,12 +251,12 @@ def _backward(backward, dy, cache):
             f"cache comes from {cache.forward}; pass it to "
             f"{cache.forward.replace('forward', 'backward')}, not {backward}"
         )
-    if not cache.training:
+    if not check_bool("cache.training", cache.training):
         raise ValueError(
             f"{backward} needs a cache from a training-mode forward (training=True); "
             f"inference-mode batch normalization has no backward pass here"
         )
-    y = cache.y
+    a, y, gamma, mean, invstd, pre_code, post_code, negative_slope = _check_cache(forward, cache)
     dy = check_float_array("dy", dy, shape=y.shape, dtype=y.dtype)
     n, m = y.shape
     memory = BACKEND.memory
@@ -172,14 +266,14 @@ def _backward(backward, dy, cache):
     work = BACKEND.workspace(n, m)
     BACKEND.batchnorm.batch_norm_backward(
         dy,
-        cache.a,
+        a,
         y,
-        cache.gamma,
-        cache.mean,
-        cache.invstd,
-        int(cache.pre_code),
-        int(cache.post_code),
-        cache.negative_slope,
+        gamma,
+        mean,
+        invstd,
+        pre_code,
+        post_code,
+        negative_slope,
         dx,
         dgamma,
         dbeta,
@@ -216,7 +310,11 @@ def batch_norm_forward(
     gamma, beta : (M,) arrays of ``x``'s dtype
         Scale and shift.
     running_mean, running_var : (M,) arrays of ``x``'s dtype
-        Moving statistics; C-contiguous and writeable in training mode.
+        Moving statistics, finite, ``running_var >= 0``; C-contiguous and
+        writeable in training mode, where they are updated in place and so
+        must not share memory with each other, ``x``, ``gamma`` or ``beta``
+        (checked).  In inference mode nothing is written but the new ``y``,
+        so the inputs may alias each other.
     training : bool
         Use (and update) batch statistics, or use the running ones.
     momentum : float
@@ -238,7 +336,11 @@ def batch_norm_forward(
     ValueError
         Wrong shapes, ``N < 2`` in training mode, ``momentum`` outside
         ``[0, 1]``, ``epsilon <= 0``, non-contiguous or read-only running
-        arrays in training mode.
+        arrays in training mode, a non-finite running statistic or a
+        negative running variance, running arrays sharing memory with an
+        input in training mode, or (training mode) a non-finite ``x`` or a
+        batch variance beyond the dtype's range: then the running statistics
+        are left exactly as they were.
 
     Notes
     -----

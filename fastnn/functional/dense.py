@@ -9,7 +9,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastnn._validation import check_float_array
+from fastnn._validation import (
+    check_activation_member,
+    check_allocation,
+    check_bool,
+    check_cache_array,
+    check_finite_scalar,
+    check_float_array,
+)
 from fastnn.functional._backend import BACKEND
 from fastnn.functional.activations import activation_args
 from fastnn.kernels.scalar import Activation
@@ -73,9 +80,29 @@ def dense_forward(
         bias = BACKEND.memory.zeros((n_out,), x.dtype)
     else:
         bias = check_float_array("b", b, shape=(n_out,), dtype=x.dtype)
+    check_allocation("the output y of shape", (x.shape[0], n_out), x.dtype)
     y = BACKEND.memory.empty((x.shape[0], n_out), x.dtype)
     BACKEND.dense.dense_forward(x, W, bias, int(code), negative_slope, y)
     return y, DenseCache(x, W, y, code, negative_slope, b is not None)
+
+
+def _check_cache(cache: DenseCache):
+    """Every array and scalar of a ``DenseCache``, checked against each other before any kernel.
+
+    A cache is a plain tuple a caller can edit; the kernel trusts its shapes,
+    so a resized array would be read out of bounds.
+    """
+    x = cache.x
+    dtype = getattr(x, "dtype", None)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"cache.x must be a float32 or float64 ndarray, got {type(x).__name__}")
+    x = check_cache_array("cache.x", x, shape=(None, None), dtype=dtype)
+    W = check_cache_array("cache.W", cache.W, shape=(x.shape[1], None), dtype=dtype)
+    y = check_cache_array("cache.y", cache.y, shape=(x.shape[0], W.shape[1]), dtype=dtype)
+    code = check_activation_member("cache.code", cache.code)
+    negative_slope = check_finite_scalar("cache.negative_slope", cache.negative_slope, low=0.0)
+    check_bool("cache.has_bias", cache.has_bias)
+    return x, W, y, code, negative_slope
 
 
 def dense_backward(
@@ -103,7 +130,10 @@ def dense_backward(
     TypeError
         ``cache`` is not a ``DenseCache``, or ``dy`` is not an ndarray of the forward dtype.
     ValueError
-        ``dy`` does not have the shape of ``y``.
+        ``dy`` does not have the shape of ``y``, or the cache was edited: an
+        array resized, re-typed or made non-contiguous, an unknown activation
+        code, a slope that is not finite and ``>= 0`` (every entry of the
+        cache is checked against the others before the kernel runs).
 
     Notes
     -----
@@ -115,7 +145,8 @@ def dense_backward(
         raise TypeError(
             f"cache must be the DenseCache from dense_forward, got {type(cache).__name__}"
         )
-    x, W, y = cache.x, cache.W, cache.y
+    x, W, y, code, negative_slope = _check_cache(cache)
+    need_dx = check_bool("need_dx", need_dx)
     dy = check_float_array("dy", dy, shape=y.shape, dtype=y.dtype)
     memory = BACKEND.memory
     dz = memory.empty(y.shape, y.dtype)
@@ -123,7 +154,5 @@ def dense_backward(
     dW = memory.empty(W.shape, W.dtype)
     db = memory.empty((y.shape[1],), y.dtype)
     work = BACKEND.workspace(*y.shape)
-    BACKEND.dense.dense_backward(
-        dy, x, W, y, int(cache.code), cache.negative_slope, dz, dx, dW, db, work, bool(need_dx)
-    )
+    BACKEND.dense.dense_backward(dy, x, W, y, code, negative_slope, dz, dx, dW, db, work, need_dx)
     return (dx if need_dx else None), dW, (db if cache.has_bias else None)

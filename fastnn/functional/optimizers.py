@@ -1,7 +1,9 @@
 """Validated optimizer updates (Keras 3 formulas and defaults), in place.
 
 Each function updates ``param`` and its state arrays in place and returns
-``None``.  The state arrays start at zero and belong to the caller, who keeps
+``None``.  ``param`` and the state arrays must not share memory with each
+other or with ``grad`` (checked); ``grad`` may have any layout and may be
+read-only.  The state arrays start at zero and belong to the caller, who keeps
 them between steps.  Because the updates are in place, ``param`` and every
 state array must be C-contiguous and writeable: a copy would be updated and
 lost, so nothing is copied.
@@ -14,10 +16,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnn._validation import check_finite_scalar, check_float_array, check_out
+from fastnn._validation import (
+    check_bool,
+    check_finite_scalar,
+    check_float_array,
+    check_out,
+    check_separate,
+)
 from fastnn.functional._backend import BACKEND
 
-__all__ = ["sgd_update", "adam_update", "rmsprop_update"]
+__all__ = ["sgd_update", "adam_update", "rmsprop_update", "MAX_STEP"]
+
+#: Adam's step counter must stay below this: up to 2**53 the count is exact as
+#: the float64 exponent of ``beta**step``, and far inside the kernel's int64.
+MAX_STEP = 2**53
+
+
+def check_step(name: str, step) -> int:
+    """``step`` as an int in ``[1, MAX_STEP)``, or raise naming ``name``."""
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(step).__name__}")
+    if not 1 <= step < MAX_STEP:
+        raise ValueError(f"{name} must be in [1, 2**53) (the 1-based update count), got {step}")
+    return int(step)
 
 
 def _check_param(param) -> np.ndarray:
@@ -31,13 +52,17 @@ def _check_state(name: str, state, param: np.ndarray) -> np.ndarray:
     return check_out(name, state, param.shape, param.dtype)
 
 
-def _check_separate(**arrays: np.ndarray) -> None:
-    """Arrays updated by one call must not overlap, or one update would clobber another."""
-    names = list(arrays)
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            if np.may_share_memory(arrays[first], arrays[second]):
-                raise ValueError(f"{first} and {second} must not share memory")
+def _check_separate(grad: np.ndarray, **arrays: np.ndarray) -> None:
+    """The arrays updated by one call must not overlap each other or ``grad``.
+
+    An overlap at any offset would make one element's update read a value
+    another has already written.  ``grad`` is only read, so it is compared
+    with each updated array (as the caller passed it, before any copy).
+    """
+    check_separate(**arrays)
+    for name, array in arrays.items():
+        if array is not None and np.may_share_memory(grad, array) and np.shares_memory(grad, array):
+            raise ValueError(f"grad and {name} must not share memory")
 
 
 def _check_fraction(name: str, value, *, below_one: bool = False) -> float:
@@ -104,19 +129,20 @@ def sgd_update(
     added to the gradient, not decoupled.
     """
     param = _check_param(param)
+    grad_in = grad
     grad = check_float_array("grad", grad, shape=param.shape, dtype=param.dtype)
     learning_rate = check_finite_scalar("learning_rate", learning_rate, low=0.0)
     momentum = _check_fraction("momentum", momentum)
-    if not isinstance(nesterov, (bool, np.bool_)):
-        raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
+    nesterov = check_bool("nesterov", nesterov)
     weight_decay = check_finite_scalar("weight_decay", weight_decay, low=0.0)
     if momentum == 0:
         state = BACKEND.memory.empty((0,), param.dtype)  # not read by the kernel
+        _check_separate(grad_in, param=param)
     elif velocity is None:
         raise ValueError(f"velocity is required when momentum > 0 (momentum={momentum})")
     else:
         state = _check_state("velocity", velocity, param)
-        _check_separate(param=param, velocity=state)
+        _check_separate(grad_in, param=param, velocity=state)
     BACKEND.optimizers.sgd_update(
         param.reshape(-1),
         grad.reshape(-1),
@@ -152,7 +178,8 @@ def adam_update(
         First and second moment estimates (zeros before the first step),
         updated in place.
     step : int
-        The 1-based number of this update: 1 on the first call, then 2, ...
+        The 1-based number of this update: 1 on the first call, then 2, ...;
+        below ``MAX_STEP = 2**53``.
     learning_rate : float, default 0.001
         ``>= 0``.
     beta_1, beta_2 : float, defaults 0.9 and 0.999
@@ -168,7 +195,8 @@ def adam_update(
         An argument of the wrong type or dtype (``step`` must be an int).
     ValueError
         Shapes differ; ``param``, ``m`` or ``v`` not C-contiguous, not
-        writeable, or overlapping; ``step < 1``; a hyperparameter out of range.
+        writeable, or overlapping (each other or ``grad``); ``step`` outside
+        ``[1, 2**53)``; a hyperparameter out of range.
 
     Notes
     -----
@@ -193,14 +221,12 @@ def adam_update(
     ICLR 2015.
     """
     param = _check_param(param)
+    grad_in = grad
     grad = check_float_array("grad", grad, shape=param.shape, dtype=param.dtype)
     m = _check_state("m", m, param)
     v = _check_state("v", v, param)
-    _check_separate(param=param, m=m, v=v)
-    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)):
-        raise TypeError(f"step must be an int, got {type(step).__name__}")
-    if step < 1:
-        raise ValueError(f"step must be >= 1 (the 1-based update count), got {step}")
+    _check_separate(grad_in, param=param, m=m, v=v)
+    step = check_step("step", step)
     learning_rate = check_finite_scalar("learning_rate", learning_rate, low=0.0)
     beta_1 = _check_fraction("beta_1", beta_1, below_one=True)
     beta_2 = _check_fraction("beta_2", beta_2, below_one=True)
@@ -211,7 +237,7 @@ def adam_update(
         grad.reshape(-1),
         m.reshape(-1),
         v.reshape(-1),
-        int(step),
+        step,
         learning_rate,
         beta_1,
         beta_2,
@@ -284,6 +310,7 @@ def rmsprop_update(
     ``weight_decay`` to the gradient as an L2 term.
     """
     param = _check_param(param)
+    grad_in = grad
     grad = check_float_array("grad", grad, shape=param.shape, dtype=param.dtype)
     velocity = _check_state("velocity", velocity, param)
     learning_rate = check_finite_scalar("learning_rate", learning_rate, low=0.0)
@@ -293,12 +320,12 @@ def rmsprop_update(
     weight_decay = check_finite_scalar("weight_decay", weight_decay, low=0.0)
     if momentum == 0:
         buffer = BACKEND.memory.empty((0,), param.dtype)  # not read by the kernel
-        _check_separate(param=param, velocity=velocity)
+        _check_separate(grad_in, param=param, velocity=velocity)
     elif momentum_buffer is None:
         raise ValueError(f"momentum_buffer is required when momentum > 0 (momentum={momentum})")
     else:
         buffer = _check_state("momentum_buffer", momentum_buffer, param)
-        _check_separate(param=param, velocity=velocity, momentum_buffer=buffer)
+        _check_separate(grad_in, param=param, velocity=velocity, momentum_buffer=buffer)
     BACKEND.optimizers.rmsprop_update(
         param.reshape(-1),
         grad.reshape(-1),

@@ -44,12 +44,21 @@ def activation_forward(x, name, **params):
     softmax ``exp(x - max) / sum(exp(x - max))`` per row;
     elu ``x if x > 0 else alpha (exp(x) - 1)``; selu ``scale`` times the same
     with selu's own alpha (``expm1`` for ``exp - 1``).
+
+    Non-finite values: NaN in, NaN out, for every activation; relu(-inf) = 0
+    (and leaky_relu with slope 0), leaky_relu(-inf) = -inf for a positive
+    slope, sigmoid(+-inf) = 1 and 0, tanh(+-inf) = +-1, elu(-inf) = -alpha
+    (selu: -scale alpha).  A softmax row holding NaN or +inf, or only -inf,
+    is NaN throughout; -inf entries of another row get probability 0 (a mask).
     """
     slope = _negative_slope(name, params)
+    # NaN propagates (``~(x <= 0)`` is true for NaN); -inf gives 0 for relu and
+    # for leaky relu with slope 0 (never ``0 * -inf``), -inf for a positive slope.
     if name == "relu":
-        return np.where(x > 0, x, 0).astype(x.dtype)
+        return np.where(~(x <= 0), x, 0).astype(x.dtype)
     if name == "leaky_relu":
-        return np.where(x > 0, x, slope * x).astype(x.dtype)
+        negative = slope * x if slope > 0 else np.zeros_like(x)
+        return np.where(~(x <= 0), x, negative).astype(x.dtype)
     if name == "sigmoid":
         # exp(-|x|) <= 1 never overflows; pick the algebraically equal form per sign.
         e = np.exp(-np.abs(x))
@@ -62,8 +71,9 @@ def activation_forward(x, name, **params):
         negative = alpha * np.expm1(np.minimum(x, 0))
         return (scale * np.where(x > 0, x, negative)).astype(x.dtype)
     if name == "softmax":
-        e = np.exp(x - x.max(axis=1, keepdims=True))
-        return (e / e.sum(axis=1, keepdims=True, dtype=np.float64)).astype(x.dtype)
+        with np.errstate(invalid="ignore"):  # inf - inf in a row holding +inf: NaN, as specified
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            return (e / e.sum(axis=1, keepdims=True, dtype=np.float64)).astype(x.dtype)
     return x.copy()
 
 
@@ -77,10 +87,12 @@ def activation_backward(dy, y, name, **params):
     ``dy (y + scale alpha)`` (``y + alpha = alpha exp(x)`` where ``x <= 0``).
     """
     slope = _negative_slope(name, params)
+    # ``dy * f'(y)``: a NaN ``y`` has a NaN derivative, and a non-finite ``dy``
+    # stays non-finite (``inf * 0`` is NaN), so the guard sees it.
     if name == "relu":
-        return np.where(y > 0, dy, 0).astype(dy.dtype)
+        return (dy * np.where(y > 0, 1.0, np.where(y <= 0, 0.0, y))).astype(dy.dtype)
     if name == "leaky_relu":
-        return np.where(y > 0, dy, slope * dy).astype(dy.dtype)
+        return (dy * np.where(y > 0, 1.0, np.where(y <= 0, slope, y))).astype(dy.dtype)
     if name == "sigmoid":
         return dy * y * (1 - y)
     if name == "tanh":
