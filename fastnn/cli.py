@@ -7,6 +7,11 @@
     Run every CPU kernel once against ``fastnn.reference`` and print the errors.
 ``fastnn compare NEW.json OLD.json``
     Ratios between two saved ``fastnn bench --json`` runs, with regressions flagged.
+``fastnn warmup``
+    Compile every CPU kernel for float32 and float64 into Numba's cache, so that
+    a first training run does not wait for the compiler.
+``fastnn --version``
+    Print the installed version.
 
 Each command is a pair in ``COMMANDS``: a function that adds its subparser
 and a function that runs it and returns the exit status.  A new command (such
@@ -28,6 +33,17 @@ from fastnn.benchmark.cases import FAMILIES, SIZES
 from fastnn.study import cli as study_cli
 
 DTYPES = ("float32", "float64")
+#: The kernel groups of ``fastnn warmup`` (``fastnn.warmup.KERNEL_CALLS``, without importing it).
+KERNEL_GROUPS = (
+    "batchnorm",
+    "dense",
+    "activations",
+    "losses",
+    "optimizers",
+    "init",
+    "dropout",
+    "reduce",
+)
 DEVICES = ("cpu", "cuda", "all")
 
 #: Set in the child process that ``--threads`` starts, so it does not start another.
@@ -223,12 +239,63 @@ def _add_compare(commands) -> None:
     )
 
 
+def _add_warmup(commands) -> None:
+    warmup = commands.add_parser(
+        "warmup",
+        help="compile every CPU kernel ahead of time (into Numba's cache)",
+        description="Compile every CPU kernel for the given dtypes into Numba's cache "
+        "(NUMBA_CACHE_DIR, by default ~/.cache/fastnn/numba), so that the first training "
+        "run starts at once. Fast when the cache is already warm.",
+    )
+    warmup.add_argument(
+        "--dtypes", type=_choices("dtype", DTYPES), default=DTYPES, metavar="LIST",
+        help="comma-separated dtypes: float32,float64 (default: both)",
+    )  # fmt: skip
+    warmup.add_argument(
+        "--groups", type=_choices("kernel group", KERNEL_GROUPS), default=KERNEL_GROUPS,
+        metavar="LIST", help=f"comma-separated kernel groups: {','.join(KERNEL_GROUPS)} "
+        "(default: all)",
+    )  # fmt: skip
+
+
+def _warmup(args) -> int:
+    import time
+
+    from fastnn import warmup
+
+    stream = sys.stderr
+    interactive = hasattr(stream, "isatty") and stream.isatty()
+    groups = len(args.groups) * len(args.dtypes)
+    done = [0]
+
+    def progress(text: str) -> None:
+        done[0] += 1
+        line = f"fastnn warmup: [{done[0]}/{groups}] compiling {text}"
+        stream.write(("\r\033[K" + line) if interactive else line + "\n")
+        stream.flush()
+
+    start = time.perf_counter()
+    compiled = warmup.warmup(args.dtypes, args.groups, progress=progress)
+    total = time.perf_counter() - start
+    if interactive:
+        stream.write("\r\033[K")
+    state = "compiled" if compiled > 0 else "already warm (loaded from the cache)"
+    print(
+        f"fastnn warmup: {', '.join(args.dtypes)} kernels {state} in {total:.1f} s; "
+        f"cache: {os.environ.get('NUMBA_CACHE_DIR', '(Numba default)')}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``fastnn`` parser: one subparser per entry of ``COMMANDS``."""
     parser = argparse.ArgumentParser(
         prog="fastnn",
         description="fastnn: compiled kernels for dense networks. Benchmark and check them.",
     )
+    from fastnn import __version__
+
+    parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add_parser, _ in COMMANDS.values():
         add_parser(commands)
@@ -362,6 +429,7 @@ COMMANDS: dict[str, tuple[Callable, Callable]] = {
     "check": (_add_check, _check),
     "compare": (_add_compare, _compare),
     "study": (study_cli.add_parser, study_cli.run),
+    "warmup": (_add_warmup, _warmup),
 }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
+from fastnn.warmup import compile_seconds
+
 __all__ = ["Progress", "StepProgress", "format_logs"]
 
 
@@ -21,6 +23,8 @@ class Progress:
     """Per-epoch progress: a bar on an interactive terminal, else one line per epoch.
 
     The bar is redrawn at most every 0.1 s, so it costs nothing per step.
+    Samples per second leave out the time spent compiling kernels
+    (``fastnn.warmup.compile_seconds``), which a first run spends mostly on that.
     """
 
     def __init__(self, epoch: int, epochs: int, steps: int, n: int, verbose: int):
@@ -29,6 +33,7 @@ class Progress:
         self.bar = verbose == 1 and _interactive(self.stream)
         self.epoch, self.epochs, self.steps, self.n = epoch, epochs, steps, n
         self.start = time.perf_counter()
+        self.compile_start = compile_seconds()
         self.last_draw = 0.0
         if self.bar:
             self.stream.write(f"Epoch {epoch}/{epochs}\n")
@@ -38,13 +43,17 @@ class Progress:
         done = 30 * step // self.steps
         bar = "=" * done + "." * (30 - done)
         width = len(str(self.steps))
-        rate = seen / max(seconds, 1e-9)
+        rate = seen / max(self._running_seconds(seconds), 1e-9)
         # "\x1b[K" clears what a longer previous drawing left on the line.
         self.stream.write(
             f"\r{step:>{width}}/{self.steps} [{bar}] - {seconds:.2f}s - {rate:,.0f} samples/s"
             f" - {format_logs(logs)}\x1b[K{end}"
         )
         self.stream.flush()
+
+    def _running_seconds(self, seconds: float) -> float:
+        """``seconds`` since the epoch began, less the kernel compilation in them."""
+        return seconds - (compile_seconds() - self.compile_start)
 
     def update(
         self, step: int, seen: int, total_loss: float, total_correct: float, metrics
@@ -68,7 +77,8 @@ class Progress:
         seconds = time.perf_counter() - self.start
         self.stream.write(
             f"Epoch {self.epoch}/{self.epochs} - {self.steps} steps - {seconds:.2f}s - "
-            f"{self.n / max(seconds, 1e-9):,.0f} samples/s - {format_logs(logs)}\n"
+            f"{self.n / max(self._running_seconds(seconds), 1e-9):,.0f} samples/s - "
+            f"{format_logs(logs)}\n"
         )
         self.stream.flush()
 

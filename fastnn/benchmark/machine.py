@@ -1,5 +1,6 @@
 """What machine a run was on: the CPU, cores, threads and library versions, and the startup
-latency (``import fastnn`` and the first training step, in fresh processes)."""
+latency (``import fastnn``, the first training step and the README's network example, in fresh
+processes, with an empty and then a warm kernel cache)."""
 
 from __future__ import annotations
 
@@ -36,23 +37,62 @@ print(time.perf_counter() - start)
 """
 
 
-def _run_script(script: str, env: dict, timeout: float) -> float:
+#: The "A network" example of README.md, verbatim but for its last line's file (written in a
+#: temporary working directory); ``tests/test_warmup.py`` checks that it matches the README.
+README_EXAMPLE = """\
+import numpy as np
+from fastnn import Network, Dense, BatchNormalization
+from fastnn.datasets import make_moons
+from fastnn.optimizers import Adam
+
+X, y = make_moons(1000, noise=0.15, seed=0)  # float32 (1000, 2), int64 labels
+
+model = Network(seed=0, device="cpu")
+model.add(Dense(3, activation="relu", input_dim=2, init="he_normal"))
+model.add(BatchNormalization())  # momentum=0.99, epsilon=1e-3 (Keras)
+model.add(Dense(2, activation="relu"))
+model.add(BatchNormalization())
+model.add(Dense(1, activation="sigmoid"))
+model.summary()  # 30 trainable, 10 non-trainable
+model.compile(optimizer=Adam(learning_rate=1e-3), loss="binary_crossentropy", metrics=["accuracy"])
+history = model.fit(X[:800], y[:800], epochs=10, batch_size=32, validation_data=(X[800:], y[800:]))
+probabilities = model.predict(X[800:])
+loss, accuracy = model.evaluate(X[800:], y[800:])
+model.save("moons.npz")  # atomic; Network.load("moons.npz")
+"""
+
+_README_SCRIPT = (
+    "import time\nstart = time.perf_counter()\n"
+    "import contextlib, io\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    + "".join(f"    {line}\n" if line else "\n" for line in README_EXAMPLE.splitlines())
+    + "print(time.perf_counter() - start)\n"
+)
+
+
+def _run_script(script: str, env: dict, timeout: float, cwd: str | None = None) -> float:
     proc = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=timeout
-    )
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+    )  # fmt: skip
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"exit status {proc.returncode}: {last[0]}")
     return float(proc.stdout.strip().splitlines()[-1])
 
 
-def startup_latency(import_runs: int = 3, timeout: float = 600) -> dict:
-    """Seconds to ``import fastnn`` and to the first training step, in fresh processes.
+def startup_latency(import_runs: int = 3, timeout: float = 600, readme: bool = True) -> dict:
+    """Seconds to ``import fastnn``, to the first training step and to run the README example.
 
-    The first step (batch 128, the 784-256-256-10 network with Adam) runs
-    twice with ``NUMBA_CACHE_DIR`` pointing at a new, empty directory: the
-    first run compiles every kernel it needs ("cold"), the second loads them
-    from that cache ("warm").  Each figure counts from before ``import fastnn``.
+    The first step (batch 128, the 784-256-256-10 network with Adam) and the
+    README's network example (``README_EXAMPLE``: moons, a 3-2-1 Dense and
+    BatchNormalization network, Adam, ``fit`` for 10 epochs, predict,
+    evaluate, save) each run twice with ``NUMBA_CACHE_DIR`` pointing at a
+    new, empty directory: the first run compiles every kernel it needs
+    ("cold"), the second loads them from that cache ("warm").  Each figure
+    counts from before ``import fastnn``, in a fresh process.  Keys:
+    ``import_s``, ``first_step_{cold,warm}_s``, ``readme_{cold,warm}_s``
+    (``..._error`` instead where a run failed).
     """
     env = dict(os.environ)
     result: dict = {}
@@ -62,15 +102,21 @@ def startup_latency(import_runs: int = 3, timeout: float = 600) -> dict:
         result["import_runs_s"] = times
     except (RuntimeError, subprocess.TimeoutExpired, ValueError) as err:
         result["import_error"] = str(err)
-    script = _FIRST_STEP_SCRIPT
-    with tempfile.TemporaryDirectory(prefix="fastnn-numba-cache-") as cache_dir:
-        env["NUMBA_CACHE_DIR"] = cache_dir
-        for label in ("cold", "warm"):
-            try:
-                result[f"first_step_{label}_s"] = _run_script(script, env, timeout)
-            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as err:
-                result[f"first_step_{label}_error"] = str(err)
-                break
+    runs = [("first_step", _FIRST_STEP_SCRIPT)]
+    if readme:
+        runs.append(("readme", _README_SCRIPT))
+    for name, script in runs:
+        with (
+            tempfile.TemporaryDirectory(prefix="fastnn-numba-cache-") as cache_dir,
+            tempfile.TemporaryDirectory(prefix="fastnn-startup-") as work_dir,
+        ):
+            env["NUMBA_CACHE_DIR"] = cache_dir
+            for label in ("cold", "warm"):
+                try:
+                    result[f"{name}_{label}_s"] = _run_script(script, env, timeout, work_dir)
+                except (RuntimeError, subprocess.TimeoutExpired, ValueError) as err:
+                    result[f"{name}_{label}_error"] = str(err)
+                    break
     return result
 
 

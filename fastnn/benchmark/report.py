@@ -134,8 +134,16 @@ def format_startup(startup: dict) -> str:
         ("import", "import fastnn", 1.0),
         ("first_step_warm", "first training step, warm cache", 3.0),
         ("first_step_cold", "first training step, empty cache", None),
+        ("readme_warm", "README network example, warm cache", 3.0),
+        ("readme_cold", "README network example, empty cache", 20.0),
     ):
         value = startup.get(f"{key}_s")
+        if (
+            value is None
+            and key.startswith("readme")
+            and not any(k.startswith("readme") for k in startup)
+        ):
+            continue  # not measured (an older report)
         if value is None:
             parts.append(f"{label}: failed ({startup.get(f'{key}_error', 'not measured')})")
             continue

@@ -38,6 +38,15 @@ on the code once and call an ``inline="always"`` loop with a literal code for
 linear, relu and leaky relu.  Sigmoid and tanh call libm per element and do
 not vectorize anyway; they share the generic loop.
 
+Compile time: each block function holds every inlined variant, so it must be
+compiled once per dtype only.  The kernels pass it the block number as int64
+from both their serial loop and their ``prange`` loop (whose index Numba
+types as uint64): with the index's own type each block function was compiled
+twice, which was a third of the first call's compile time.  (Compiling the
+row loops as separate functions, once per literal code, measured slower to
+compile than inlining: every caller's LLVM module links and re-optimizes
+its callees.)
+
 References
 ----------
 S. Ioffe, C. Szegedy, "Batch normalization: accelerating deep network
@@ -356,7 +365,7 @@ def batch_norm_forward_train(
             _statistics_block(x, a, b, pre_code, negative_slope, work)
     else:
         for b in prange(nb):
-            _statistics_block(x, a, b, pre_code, negative_slope, work)
+            _statistics_block(x, a, np.int64(b), pre_code, negative_slope, work)
     _combine_moments(work, n, nb)
     # Block 0 of the workspace now holds the batch mean and M2; it is turned
     # into the float64 scale and shift of y = f_post(a * scale + shift).
@@ -376,7 +385,7 @@ def batch_norm_forward_train(
             _normalize_block(a, b, scale, shift, post_code, negative_slope, y)
     else:
         for b in prange(nb):
-            _normalize_block(a, b, scale, shift, post_code, negative_slope, y)
+            _normalize_block(a, np.int64(b), scale, shift, post_code, negative_slope, y)
 
 
 @njit(cache=True, parallel=True)
@@ -406,7 +415,7 @@ def batch_norm_forward_infer(
             _infer_block(x, b, stats, pre_code, post_code, negative_slope, y)
     else:
         for b in prange(nb):
-            _infer_block(x, b, stats, pre_code, post_code, negative_slope, y)
+            _infer_block(x, np.int64(b), stats, pre_code, post_code, negative_slope, y)
 
 
 @njit(cache=True, parallel=True)
@@ -453,7 +462,7 @@ def batch_norm_backward(
             _gradient_sum_block(dy, a, y, b, mean, post_code, negative_slope, work)
     else:
         for b in prange(nb):
-            _gradient_sum_block(dy, a, y, b, mean, post_code, negative_slope, work)
+            _gradient_sum_block(dy, a, y, np.int64(b), mean, post_code, negative_slope, work)
     combine_blocks(work[0], nb, work[0, 0])
     combine_blocks(work[1], nb, work[1, 0])
     # Block 0 of the workspace now holds the sums; it is turned into the
@@ -472,4 +481,4 @@ def batch_norm_backward(
             _dx_block(dy, a, y, b, columns, pre_code, post_code, negative_slope, dx)
     else:
         for b in prange(nb):
-            _dx_block(dy, a, y, b, columns, pre_code, post_code, negative_slope, dx)
+            _dx_block(dy, a, y, np.int64(b), columns, pre_code, post_code, negative_slope, dx)

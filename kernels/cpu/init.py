@@ -61,12 +61,15 @@ def _block_values(out, dist, w0, w1, w2, w3):
     raise NotImplementedError("only callable from compiled code")
 
 
-@overload(_block_values, jit_options=dict(error_model="numpy"))
+@overload(_block_values, jit_options=dict(error_model="numpy"), prefer_literal=True)
 def _block_values_overload(out, dist, w0, w1, w2, w3):
     """Picks the generator at compile time from the array's dtype.
 
     float32 takes one 32-bit word per value (4 values a block), float64 two
-    (2 values): ``rng_values_f32`` or ``rng_values_f64``.
+    (2 values): ``rng_values_f32`` or ``rng_values_f64``.  ``prefer_literal``
+    passes the kernels' literal distribution code on, so Numba types and
+    compiles only that distribution's transform (without it, every fill
+    compiled all three and left the choice to LLVM).
     """
     if out.dtype == types.float32:
         return lambda out, dist, w0, w1, w2, w3: rng_values_f32(dist, w0, w1, w2, w3)
