@@ -109,7 +109,7 @@ def check_verbose(verbose) -> int:
 def _check_training_batch(network, n: int, what: str) -> None:
     if n == 1 and any(isinstance(layer, BatchNormalization) for layer in network.layers):
         raise ValueError(
-            f"{what} has a batch of 1 row: BatchNormalization cannot train on one row "
+            f"x has 1 row for {what}: BatchNormalization cannot train on one row "
             "(its batch variance is 0); fit trains on such a last batch as Keras does"
         )
 
