@@ -8,15 +8,15 @@ Tolerance ``state_rtol(dtype, n_steps)``, norm-wise (``atol = rtol * max|expecte
   differences carried through 20 steps of state.
 - float32: the CPU kernels compute in float32 (as PyTorch and Keras do), the
   reference in float64 rounded once per stored value.  One step's longest chain
-  is Adam's parameter update, 7 float32 roundings (decay product, decay
-  difference, square root, epsilon sum, step-size product, quotient, final
+  is Adam's parameter update, 7 float32 roundings (decay product, square
+  root, epsilon sum, step-size product, quotient, decay + step sum, final
   difference; the moments' chains are shorter), plus the reference's own
   rounding when it stores: k = 8 roundings of at most u = eps/2 each, relative
   to terms no larger than the largest stored value.  An error carries into the
   next step multiplied by a factor of at most 1 (beta, rho, momentum,
   1 - lr * weight_decay), so after n steps the norm-wise difference is at most
   k * n * u = 4 * n * eps: 80 eps after the 20-step tests, 4 eps after one.  (The
-  largest seen at 20 steps is about 5 eps: roundings partly cancel.)  The CUDA
+  largest seen at 20 steps is about 3 eps: roundings partly cancel.)  The CUDA
   kernels still widen to float64: the float64 rule covers them, so a float32
   tolerance is the larger of the two rules.
 """
