@@ -12,6 +12,8 @@ as one post-activation kernel), trained with SGD.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fastnn.benchmark.cases import base
@@ -152,6 +154,31 @@ class NetworkCase:
 
         return step
 
+    def _compiled_step(self):
+        """The ``torch.compile`` step, compiled by one call here."""
+        torch = self.ctx.torch
+        model, opt = self._torch_model()
+        xt, lt = self.ctx.tensor(self.x), self.ctx.tensor(self.labels)
+        cross_entropy = torch.nn.functional.cross_entropy
+
+        @torch.compile
+        def forward_loss():
+            return cross_entropy(model(xt), lt)
+
+        @torch.compile
+        def optimizer_step():
+            opt.step()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = forward_loss()
+            loss.backward()
+            optimizer_step()
+            return loss.item()
+
+        step()  # compile here, so a failure is a missing side, not a failed row
+        return step
+
     def _torch_compile(self):
         """The PyTorch step with the model's forward+loss (and so its backward, by AOTAutograd)
         and the optimizer step each under ``torch.compile``, as PyTorch's tutorials compile a
@@ -161,26 +188,11 @@ class NetworkCase:
         if torch is None or self.model != "benchmark":
             return None
         try:
-            model, opt = self._torch_model()
-            xt, lt = self.ctx.tensor(self.x), self.ctx.tensor(self.labels)
-            cross_entropy = torch.nn.functional.cross_entropy
-
-            @torch.compile
-            def forward_loss():
-                return cross_entropy(model(xt), lt)
-
-            @torch.compile
-            def optimizer_step():
-                opt.step()
-
-            def step():
-                opt.zero_grad(set_to_none=True)
-                loss = forward_loss()
-                loss.backward()
-                optimizer_step()
-                return loss.item()
-
-            step()  # compile here, so a failure is a missing side, not a failed row
+            with warnings.catch_warnings():
+                # torch.compile's imports warn (torch.jit deprecations); the suites turn
+                # warnings into errors, which would make a working compile look failed.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                step = self._compiled_step()
         except Exception as err:  # inductor's failures have no common base class
             self.unavailable["torch_compile"] = f"{type(err).__name__}: {err}"[:200]
             return None
