@@ -65,8 +65,10 @@ class BuiltCase:
             pytest.fail(f"{self.spec.name} has no side {side!r}; it has {sorted(sides)}")
         fn = sides[side]
         if fn is None:
-            if side == "torch" and torch_or_none() is None:
+            if side in ("torch", "torch_compile") and torch_or_none() is None:
                 pytest.skip("PyTorch not installed")
+            if side in self.impl.unavailable:
+                pytest.skip(f"{side}: {self.impl.unavailable[side]}")
             pytest.fail(f"{self.spec.name} offers no {side} side")
         fn()  # compile, allocate, create optimizer state: none of it is timed
         benchmark.group = self.group

@@ -178,37 +178,60 @@ def activate_grad(y, code, negative_slope):
 # ---------------------------------------------------------------------------
 # Optimizer updates of one element (Keras 3 formulas and defaults).
 #
-# Each takes the parameter, its gradient and its state as scalars of the
-# arrays' dtype, widens them to float64 (``np.float64(x)``; Numba's
-# ``float(x)`` keeps float32), and returns the new values in float64: the
-# kernel rounds them once when it stores them.  ``decay`` is
-# ``learning_rate * weight_decay``, the decoupled weight decay Keras applies
-# before the update.  ``error_model="numpy"``: a division by zero gives
-# inf/nan as in NumPy instead of raising, which keeps a branch out of the
-# element loop so that LLVM vectorizes it (about 5x faster for Adam).
+# The maths is written once, in the ``*_native`` functions, which compute in
+# the float type of their arguments: the CPU kernels pass the parameters'
+# dtype for every argument (float32 arithmetic for float32 parameters, as
+# PyTorch and Keras compute), hyperparameters cast to it once per call, and
+# ``one_minus_*`` precomputed in that dtype, so no float64 literal widens the
+# arithmetic.  ``sgd_element``, ``adam_element``, ... are the float64 forms
+# with the hyperparameters as given (the CUDA kernels call them): each widens
+# its element to float64 (``np.float64(x)``; Numba's ``float(x)`` keeps
+# float32), calls the native form, and returns float64 values that the kernel
+# rounds once when it stores them.  ``decay`` is ``learning_rate *
+# weight_decay``, the decoupled weight decay Keras applies before the update:
+# ``p - decay p - step`` is evaluated as ``p - (decay p + step)``, the same
+# value, so the parameter is rounded once per step at its own scale (as the
+# float64 reference rounds it when it stores it) and the small terms are summed
+# first; in float32, a second rounding at the parameter's scale would give the
+# parameter's change ``|p| / |step|`` times the relative error.
+# ``error_model="numpy"``: a division by zero gives inf/nan as in NumPy
+# instead of raising, which keeps a branch out of the element loop so that
+# LLVM vectorizes it (about 5x faster for Adam).
 # ---------------------------------------------------------------------------
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def sgd_element_native(p, g, learning_rate, decay):
+    """Plain SGD in the arguments' float type: ``p - (decay p + lr g)``."""
+    return p - (p * decay + learning_rate * g)
 
 
 @njit(cache=True, error_model="numpy")
 def sgd_element(p, g, learning_rate, decay):
-    """Plain SGD: ``p - decay p - lr g``."""
-    p, g = np.float64(p), np.float64(g)
-    p = p - p * decay
-    return p - learning_rate * g
+    """Plain SGD in float64 (see ``sgd_element_native``)."""
+    return sgd_element_native(np.float64(p), np.float64(g), learning_rate, decay)
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def sgd_momentum_element_native(p, g, velocity, learning_rate, momentum, nesterov, decay):
+    """SGD with (Nesterov) momentum in the arguments' float type; returns ``(p, velocity)``.
+
+    ``v = mu v - lr g``, then ``p + (v - decay p)``, or with Nesterov
+    ``p + (mu v - lr g - decay p)``.
+    """
+    velocity = momentum * velocity - learning_rate * g
+    if nesterov:
+        return p + (momentum * velocity - learning_rate * g - p * decay), velocity
+    return p + (velocity - p * decay), velocity
 
 
 @njit(cache=True, error_model="numpy")
 def sgd_momentum_element(p, g, velocity, learning_rate, momentum, nesterov, decay):
-    """SGD with (Nesterov) momentum; returns the new ``(p, velocity)``.
-
-    ``v = mu v - lr g``, then ``p + v``, or with Nesterov ``p + mu v - lr g``.
-    """
-    p, g, velocity = np.float64(p), np.float64(g), np.float64(velocity)
-    p = p - p * decay
-    velocity = momentum * velocity - learning_rate * g
-    if nesterov:
-        return p + momentum * velocity - learning_rate * g, velocity
-    return p + velocity, velocity
+    """SGD with (Nesterov) momentum in float64 (see ``sgd_momentum_element_native``)."""
+    return sgd_momentum_element_native(
+        np.float64(p), np.float64(g), np.float64(velocity), learning_rate, momentum, nesterov,
+        decay,
+    )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
@@ -216,7 +239,8 @@ def adam_step_size(learning_rate, beta_1, beta_2, step):
     """Adam's bias-corrected step size ``lr sqrt(1 - beta_2**t) / (1 - beta_1**t)``.
 
     ``step`` is the 1-based update count ``t``.  Float exponents: libm's
-    ``pow``, the same rounding as Python's ``beta ** step``.
+    ``pow``, the same rounding as Python's ``beta ** step``.  Computed in
+    float64 once per call; a kernel rounds it to its arrays' dtype.
 
     References
     ----------
@@ -227,45 +251,68 @@ def adam_step_size(learning_rate, beta_1, beta_2, step):
     return learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
 
 
-@njit(cache=True, error_model="numpy")
-def adam_element(p, g, m, v, step_size, beta_1, beta_2, epsilon, decay):
-    """Adam with the bias correction folded into ``step_size``; returns ``(p, m, v)``.
+@njit(cache=True, forceinline=True, error_model="numpy")
+def adam_element_native(p, g, m, v, step_size, one_minus_beta_1, one_minus_beta_2, epsilon, decay):
+    """Adam in the arguments' float type; returns ``(p, m, v)``.
 
     ``m += (1 - beta_1)(g - m)``, ``v += (1 - beta_2)(g**2 - v)``,
     ``p -= step_size m / (sqrt(v) + epsilon)`` with ``step_size`` from
     ``adam_step_size`` (Kingma & Ba 2015, as ``adam_step_size``).
     """
-    p, g, m, v = np.float64(p), np.float64(g), np.float64(m), np.float64(v)
-    p = p - p * decay
-    m = m + (g - m) * (1.0 - beta_1)
-    v = v + (g * g - v) * (1.0 - beta_2)
-    return p - step_size * m / (math.sqrt(v) + epsilon), m, v
+    m = m + (g - m) * one_minus_beta_1
+    v = v + (g * g - v) * one_minus_beta_2
+    return p - (p * decay + step_size * m / (math.sqrt(v) + epsilon)), m, v
+
+
+@njit(cache=True, error_model="numpy")
+def adam_element(p, g, m, v, step_size, beta_1, beta_2, epsilon, decay):
+    """Adam in float64 with the bias correction folded into ``step_size``; returns ``(p, m, v)``
+    (see ``adam_element_native``)."""
+    return adam_element_native(
+        np.float64(p), np.float64(g), np.float64(m), np.float64(v), step_size, 1.0 - beta_1,
+        1.0 - beta_2, epsilon, decay,
+    )  # fmt: skip
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def rmsprop_element_native(p, g, v, learning_rate, rho, one_minus_rho, epsilon, decay):
+    """RMSprop without momentum in the arguments' float type; returns ``(p, v)``.
+
+    ``v = rho v + (1 - rho) g**2``, ``p -= lr g / sqrt(v + epsilon)``.
+    """
+    v = rho * v + one_minus_rho * g * g
+    return p - (p * decay + learning_rate * g / math.sqrt(v + epsilon)), v
 
 
 @njit(cache=True, error_model="numpy")
 def rmsprop_element(p, g, v, learning_rate, rho, epsilon, decay):
-    """RMSprop without momentum; returns ``(p, v)``.
+    """RMSprop without momentum in float64 (see ``rmsprop_element_native``)."""
+    return rmsprop_element_native(
+        np.float64(p), np.float64(g), np.float64(v), learning_rate, rho, 1.0 - rho, epsilon, decay
+    )
 
-    ``v = rho v + (1 - rho) g**2``, ``p -= lr g / sqrt(v + epsilon)``.
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def rmsprop_momentum_element_native(
+    p, g, v, buffer, learning_rate, rho, one_minus_rho, momentum, epsilon, decay
+):
+    """RMSprop with momentum in the arguments' float type; returns ``(p, v, buffer)``.
+
+    As ``rmsprop_element_native``, with ``buffer = mu buffer + lr g / sqrt(v + epsilon)``
+    and ``p -= buffer``.
     """
-    p, g, v = np.float64(p), np.float64(g), np.float64(v)
-    p = p - p * decay
-    v = rho * v + (1.0 - rho) * g * g
-    return p - learning_rate * g / math.sqrt(v + epsilon), v
+    v = rho * v + one_minus_rho * g * g
+    buffer = momentum * buffer + learning_rate * g / math.sqrt(v + epsilon)
+    return p - (p * decay + buffer), v, buffer
 
 
 @njit(cache=True, error_model="numpy")
 def rmsprop_momentum_element(p, g, v, buffer, learning_rate, rho, momentum, epsilon, decay):
-    """RMSprop with momentum; returns ``(p, v, buffer)``.
-
-    As ``rmsprop_element``, with ``buffer = mu buffer + lr g / sqrt(v + epsilon)``
-    and ``p -= buffer``.
-    """
-    p, g, v, buffer = np.float64(p), np.float64(g), np.float64(v), np.float64(buffer)
-    p = p - p * decay
-    v = rho * v + (1.0 - rho) * g * g
-    buffer = momentum * buffer + learning_rate * g / math.sqrt(v + epsilon)
-    return p - buffer, v, buffer
+    """RMSprop with momentum in float64 (see ``rmsprop_momentum_element_native``)."""
+    return rmsprop_momentum_element_native(
+        np.float64(p), np.float64(g), np.float64(v), np.float64(buffer), learning_rate, rho,
+        1.0 - rho, momentum, epsilon, decay,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------

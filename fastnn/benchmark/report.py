@@ -12,6 +12,7 @@ __all__ = [
     "format_seconds",
     "format_table",
     "format_startup",
+    "format_step_table",
     "compare",
     "format_comparison",
     "plot_speedups",
@@ -84,6 +85,9 @@ def format_table(report: dict) -> str:
                 f"fastnn takes {fast['median_s'] / gemm_only['median_s']:.2f}x that"
             )
     lines = [_table(header, rows, right_from=3), ""]
+    step_table = format_step_table(report)
+    if step_table:
+        lines += [step_table, ""]
     machine = report["machine"]
     torch_version = machine["versions"]["torch"]
     if machine["torch_threads"] is not None:
@@ -126,6 +130,42 @@ def format_table(report: dict) -> str:
         lines.append("errors:")
         lines.extend(f"  {e}" for e in errors)
     return "\n".join(lines)
+
+
+_STEP_SIDES = (("torch", "PyTorch eager"), ("torch_compile", "torch.compile"),
+               ("jax", "JAX jit (whole step)"))  # fmt: skip
+
+
+def format_step_table(report: dict) -> str:
+    """The training-step rows as the issue's table: fastnn, PyTorch eager, ``torch.compile``
+    and JAX ``jit``, each with fastnn's speedup over it, and the step's GEMMs alone ("" when
+    the report has no training step)."""
+    entries = [e for e in report["results"] if e.get("family") == "network" and e["fastnn"]]
+    if not entries:
+        return ""
+    header = ["train step", "dtype", "fastnn"] + [label for _, label in _STEP_SIDES]
+    header += ["GEMMs numpy", "GEMMs njit", "step / best GEMMs"]
+    rows = []
+    for e in entries:
+        fast = e["fastnn"]["median_s"]
+        row = [e["shape"], e["dtype"], format_seconds(fast)]
+        for side, _ in _STEP_SIDES:
+            timing = e.get(side)
+            if timing is None:
+                row.append(e.get(f"{side}_status", "-"))
+            else:
+                theirs = timing["median_s"]
+                row.append(f"{format_seconds(theirs)} ({theirs / fast:.2f}x)")
+        gemms = [e.get("baselines", {}).get(f"gemms {name}") for name in ("numpy", "njit")]
+        row += [format_seconds(g["median_s"]) if g else "-" for g in gemms]
+        best = min((g["median_s"] for g in gemms if g), default=None)
+        row.append("-" if best is None else f"{fast / best:.2f}x")
+        rows.append(row)
+    note = (
+        "(x) = their time / fastnn's (above 1: fastnn is faster); GEMMs = the step's 8 "
+        "products alone, np.matmul from Python and np.dot inside @njit, same layouts"
+    )
+    return _table(header, rows, right_from=2) + "\n" + note
 
 
 def format_startup(startup: dict) -> str:

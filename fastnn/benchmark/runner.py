@@ -3,7 +3,9 @@
 (``run``).
 
 A task is one registry case (``fastnn.benchmark.cases``) at one shape and dtype.  Its
-sides are timed one after the other with ``measure``: fastnn, the NumPy
+sides are timed one after the other with ``measure`` (or, for a case that asks with
+``Impl.interleave``, in rounds of one sample each, so that the load of a shared machine
+falls on all sides alike): fastnn, the NumPy
 reference, PyTorch (only when it is already installed; its thread count is set
 to Numba's) and the case's baselines.  A side that fails is a row with an error,
 never an exception, so one broken op does not stop a run.
@@ -22,12 +24,15 @@ import numpy as np
 from fastnn.benchmark.cases import FAMILIES, REGISTRY, SIZES, Context, OpSpec
 from fastnn.benchmark.limits import Limits
 from fastnn.benchmark.machine import machine_info, startup_latency
-from fastnn.benchmark.timing import Settings, Timing, measure
+from fastnn.benchmark.timing import Settings, Timing, interleaved, measure
 
-__all__ = ["SCHEMA", "Task", "Result", "select", "run", "import_torch"]
+__all__ = ["SCHEMA", "OPTIONAL_SIDES", "Task", "Result", "select", "run", "import_torch"]
 
 #: The version of the JSON report's layout.
 SCHEMA = "fastnn-bench/1"
+#: Sides only some cases offer (the training step), each reported as ``<side>``,
+#: ``<side>_status`` and ``speedup_vs_<side>`` beside the PyTorch eager columns.
+OPTIONAL_SIDES = ("torch_compile", "jax")
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,9 @@ class Result:
     error: str | None = None
     limit_name: str | None = None
     limit_rate: float | None = None
+    #: Timings of the ``OPTIONAL_SIDES`` a case offers, and why the others are missing.
+    optional: dict = field(default_factory=dict)
+    optional_status: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         t = self.task
@@ -117,6 +125,11 @@ class Result:
             "speedup_vs_torch": self.speedup(self.torch),
             "error": self.error,
         }
+        for side in OPTIONAL_SIDES:
+            timing = self.optional.get(side)
+            entry[side] = None if timing is None else timing.to_dict()
+            entry[f"{side}_status"] = self.optional_status.get(side, "ok" if timing else "n/a")
+            entry[f"speedup_vs_{side}"] = self.speedup(timing)
         entry.update(self.throughput())
         return entry
 
@@ -169,23 +182,38 @@ def _run_task(
     elif impl.limit == "gemm":
         result.limit_name, result.limit_rate = limits.for_gemm(task.dtype)
     sides = [("fastnn", impl.fastnn), ("reference", impl.reference), ("torch", impl.torch)]
+    sides += [(side, getattr(impl, side)) for side in OPTIONAL_SIDES]
     sides += [(f"baseline {name}", fn) for name, fn in impl.baselines.items()]
+    timings = {}
+    ready = {}
     for side, fn in sides:
         if fn is None:
             continue
         progress(side)
         try:
-            timing = measure(fn, settings)
+            if impl.interleave:
+                fn()  # fails here rather than inside the rounds; compiles
+                ready[side] = fn
+            else:
+                timings[side] = measure(fn, settings)
         except Exception as err:
             message = f"{side} failed: {type(err).__name__}: {err}"
             result.error = message if result.error is None else f"{result.error}; {message}"
-            continue
+    if ready:
+        progress("all sides, interleaved")
+        timings = interleaved(ready, settings)
+    for side, timing in timings.items():
         if side.startswith("baseline "):
             result.baselines[side.split(" ", 1)[1]] = timing
+        elif side in OPTIONAL_SIDES:
+            result.optional[side] = timing
         else:
             setattr(result, side, timing)
+    result.optional_status.update(impl.unavailable)
     if torch is None:
         result.torch_status = torch_absent
+        if impl.jax is not None or "jax" in impl.unavailable:  # a case with optional sides
+            result.optional_status["torch_compile"] = torch_absent
     elif impl.torch is None:
         result.torch_status = "n/a"
     return result

@@ -8,6 +8,10 @@ does), and samples are repeated; each sample is divided by its call count.  The
 median is the figure, the interquartile range the spread; compile time is
 reported as ``first call - median``, never mixed into the run time.  The
 garbage collector is off while sampling.
+
+``interleaved`` times several callables in turns (one sample of each, then the
+next round), so that the load of a shared machine falls on all of them alike and
+their ratios mean something even when the absolute times do not.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Settings", "Timing", "measure"]
+__all__ = ["Settings", "Timing", "measure", "interleaved"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +118,47 @@ def measure(fn: Callable[[], object], settings: Settings) -> Timing:
         if gc_was_enabled:
             gc.enable()
     return Timing(samples=samples, number=number, first_call=first_call)
+
+
+def _autorange(fn: Callable[[], object], sample_time: float) -> tuple[int, float]:
+    number = 1
+    elapsed = _time_loop(fn, number)
+    while elapsed < sample_time and number < 10**7:
+        grow = sample_time / max(elapsed, 1e-9)
+        number = max(number + 1, int(number * min(10.0, 1.2 * grow)))
+        elapsed = _time_loop(fn, number)
+    return number, elapsed
+
+
+def interleaved(callables: dict, settings: Settings) -> dict:
+    """Time every callable of ``{name: fn}`` in rounds: one sample of each per round.
+
+    Each is called once first (compilation), then autoranged on its own; then
+    ``settings.repeats`` rounds (fewer when the budget, counted per round, runs
+    out; at least ``min_repeats``) take one sample of each in turn.  Returns
+    ``{name: Timing}``.
+    """
+    first, numbers = {}, {}
+    for name, fn in callables.items():
+        start = time.perf_counter()
+        fn()
+        first[name] = time.perf_counter() - start
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        round_time = 0.0
+        for name, fn in callables.items():
+            numbers[name], elapsed = _autorange(fn, settings.sample_time)
+            round_time += elapsed
+        wanted = min(settings.repeats, int(settings.budget / max(round_time, 1e-9)) + 1)
+        samples = {name: [] for name in callables}
+        for _ in range(max(wanted, settings.min_repeats)):
+            for name, fn in callables.items():
+                samples[name].append(_time_loop(fn, numbers[name]) / numbers[name])
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {
+        name: Timing(samples=samples[name], number=numbers[name], first_call=first[name])
+        for name in callables
+    }

@@ -35,9 +35,11 @@ __all__ = [
 #: The sides a case can offer, in the order the suites time them.  ``fastnn``: the backend's
 #: kernels on outputs preallocated once (how a ``Network`` calls them); ``functional``: the
 #: validated, allocating ``fastnn.functional`` entry; ``reference``: ``fastnn.reference``;
-#: ``torch``: the PyTorch CPU equivalent.  A new comparison (JAX, ``torch.compile``) is one
-#: more name here and one more field of ``Impl``.
-SIDES = ("fastnn", "functional", "reference", "torch")
+#: ``torch``: the PyTorch CPU equivalent; ``torch_compile``: the same under ``torch.compile``;
+#: ``jax``: the same in JAX under ``jax.jit``.  The last two are optional (only the training
+#: step offers them, and only when the library is installed and compiles here).  A new
+#: comparison is one more name here and one more field of ``Impl``.
+SIDES = ("fastnn", "functional", "reference", "torch", "torch_compile", "jax")
 
 #: The shapes of ``fastnn check``: small and odd (67 rows: two reduction blocks of 64 and a
 #: remainder; 19 and 13 columns), so every block path of a kernel runs.
@@ -108,6 +110,12 @@ class Impl:
     #: Other callables timed beside it (e.g. the GEMMs of a dense layer alone).
     baselines: dict = field(default_factory=dict)
     functional: Callable[[], object] | None = None
+    torch_compile: Callable[[], object] | None = None
+    jax: Callable[[], object] | None = None
+    #: Why an optional side (``torch_compile``, ``jax``) the case would offer is missing.
+    unavailable: dict = field(default_factory=dict)
+    #: Time the sides interleaved (``timing.interleaved``): their ratios are the result.
+    interleave: bool = False
     #: Plain NumPy doing comparable work (a copy of the same bytes, NumPy's own generator),
     #: timed by the bench/ suites beside the op; ``fastnn bench`` compares with the limits it
     #: measures instead.
