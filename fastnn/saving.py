@@ -191,8 +191,9 @@ class _Fields:
         return value
 
 
-#: Optimizer state arrays that are running averages of squared gradients, so >= 0.
-_NON_NEGATIVE_STATE = {"v", "velocity"}
+#: Optimizer state arrays that are running averages of squared gradients, so >= 0
+#: (SGD's "velocity" is a momentum and takes either sign).
+_NON_NEGATIVE_STATE = {("Adam", "v"), ("RMSprop", "velocity")}
 
 
 def _architecture(fields: _Fields, meta: dict) -> tuple[dict, list]:
@@ -318,7 +319,8 @@ def load(network_class, path, device: str | None = None):
                 state[state_name] = _numeric(fields, entry, arrays[entry], arrays[entry].shape)
                 if state[state_name].ndim != 1:
                     raise fields.error(entry, f"must be 1-D, got shape {arrays[entry].shape}")
-                if state_name in _NON_NEGATIVE_STATE and (state[state_name] < 0).any():
+                non_negative = (optimizer_class.__name__, state_name) in _NON_NEGATIVE_STATE
+                if non_negative and (state[state_name] < 0).any():
                     raise fields.error(entry, "must be >= 0 (a mean of squared gradients)")
     known = {f"weight_{i}" for i in range(len(shapes))} | {f"optimizer_{n}" for n in state}
     unexpected = sorted(set(arrays) - known)
