@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import callbacks, cli, warmup
+from fastnn import cli, progress, warmup
 
 NOTICE_START = "fastnn: compiling kernels for "
 
@@ -152,13 +152,13 @@ model.fit(x, y, epochs=2, batch_size=4, validation_data=(x, y), verbose=2)
 
 def test_progress_throughput_leaves_out_compile_time(monkeypatch, capsys):
     clock = {"now": 100.0, "compiled": 5.0}
-    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock["now"])
-    monkeypatch.setattr(callbacks, "compile_seconds", lambda: clock["compiled"])
-    progress = callbacks.Progress(epoch=1, epochs=1, steps=10, n=1000, verbose=2)
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock["now"])
+    monkeypatch.setattr(progress, "compile_seconds", lambda: clock["compiled"])
+    display = progress.Progress(epoch=1, epochs=1, steps=10, n=1000, verbose=2)
     # 10 s pass, of which 9 s compile: 1000 samples in 1 s of running.
     clock["now"] += 10.0
     clock["compiled"] += 9.0
-    progress.end({"loss": 0.5})
+    display.end({"loss": 0.5})
     line = capsys.readouterr().out
     assert "10.00s" in line  # the wall time is still shown as it was
     assert "1,000 samples/s" in line
