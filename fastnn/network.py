@@ -14,6 +14,8 @@ that does the work:
 - ``fastnn.callbacks`` (and ``fastnn.hooks``): the fit callbacks and ``History``;
 - ``fastnn.progress``: the progress display;
 - ``fastnn.inputs``: what the data may be (array-likes, converted);
+- ``fastnn.weights``: the flat parameter, gradient and statistics arrays and
+  their initialization;
 - ``fastnn.summary``: the table ``summary`` prints;
 - ``fastnn.saving``: ``save`` and ``load``.
 
@@ -34,22 +36,21 @@ device and never calls NumPy on one.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from fastnn import guards, saving
 from fastnn import optimizers as optimizers_module
 from fastnn import training as training_module
-from fastnn._validation import check_allocation
 from fastnn.backend import get_backend
-from fastnn.fusion import Fusion, RandomStream, fuse
+from fastnn.fusion import Fusion, fuse
 from fastnn.hooks import History
-from fastnn.layers import DROPOUT_STREAM, Dense, Layer, initialize
+from fastnn.layers import Dense, Layer
 from fastnn.objectives import resolve_loss, resolve_metrics
 from fastnn.plan import PlanCache
 from fastnn.saving import FILE_FORMAT, FILE_VERSION  # noqa: F401 (importable from here, as before)
 from fastnn.summary import layer_rows, summary_lines
+from fastnn.weights import allocate_weights
 
 __all__ = ["Network", "Sequential", "History"]
 
@@ -172,73 +173,19 @@ class Network:
             raise ValueError(
                 f"the first layer expects input_dim={first.input_dim}, got {input_dim} features"
             )
-        backend, memory, dtype = self._backend, self._backend.memory, self.dtype
-        specs, widths, width = [], [], input_dim
-        for layer in self.layers:
-            if getattr(layer, "input_dim", None) not in (None, width) and layer is not first:
-                raise ValueError(
-                    f"layer {layer.name!r} expects input_dim={layer.input_dim}, "
-                    f"but the previous layer gives {width} features"
-                )
-            specs.append(layer.weight_specs(width))
-            widths.append(width)
-            width = layer.output_dim(width)
-        n_trainable = sum(
-            math.prod(s.shape) for layer_specs in specs for s in layer_specs if s.trainable
+        layout = allocate_weights(
+            self.layers, input_dim, self.dtype, self._backend.memory, self.seed, self._random_step
         )
-        n_state = sum(
-            math.prod(s.shape) for layer_specs in specs for s in layer_specs if not s.trainable
-        )
-        # Parameters, gradients, statistics and their backup: say so before allocating.
-        check_allocation(
-            "the weights of this architecture, shape", (2 * (n_trainable + n_state),), dtype
-        )
-        self._params = memory.zeros((n_trainable,), dtype)
-        self._grads = memory.zeros((n_trainable,), dtype)
-        self._state = memory.zeros((n_state,), dtype)
-        self._state_backup = memory.zeros((n_state,), dtype)
-        self._weight_views, self._weight_names, self._layer_weights = [], [], []
-        self._grad_views = []
-        offsets = {True: 0, False: 0}
-        stream = 0
-        for position, (layer, layer_specs, layer_width) in enumerate(
-            zip(self.layers, specs, widths, strict=True)
-        ):
-            weights = {}
-            for spec in layer_specs:
-                flat = self._params if spec.trainable else self._state
-                start = offsets[spec.trainable]
-                stop = start + math.prod(spec.shape)
-                offsets[spec.trainable] = stop
-                view = flat[start:stop].reshape(spec.shape)
-                initialize(spec.initializer, view, seed=self.seed, stream=stream, memory=memory)
-                stream += 1
-                weights[spec.name] = view
-                if spec.trainable:
-                    weights["d_" + spec.name] = self._grads[start:stop].reshape(spec.shape)
-                    self._grad_views.append(weights["d_" + spec.name])
-                setattr(layer, spec.name, view)
-                self._weight_views.append(view)
-                self._weight_names.append(f"{layer.name}/{spec.name}")
-            for name, shape, value in layer.constant_specs(layer_width):
-                # The kernels always take a bias, gamma and beta; a disabled one is a
-                # constant whose gradient goes to a scratch array.
-                weights[name] = memory.zeros(shape, dtype)
-                if value != 0.0:
-                    memory.fill(weights[name], value)
-                weights["d_" + name] = memory.zeros(shape, dtype)
-            if layer.uses_random:
-                # Streams 0, 1, ... are the weights'; a layer's own seed replaces the key.
-                key = self.seed if getattr(layer, "seed", None) is None else layer.seed
-                own_stream = DROPOUT_STREAM + position
-                weights["random"] = RandomStream(key, own_stream, self._random_step)
-            self._layer_weights.append(weights)
+        self._params, self._grads = layout.params, layout.grads
+        self._state, self._state_backup = layout.state, layout.state_backup
+        self._weight_views, self._weight_names = layout.views, layout.names
+        self._grad_views, self._layer_weights = layout.grad_views, layout.layer_weights
         self.input_dim = input_dim
-        self.output_dim = width
+        self.output_dim = layout.output_dim
         self.built = True
         self._reset_plans()
         if self.optimizer is not None:
-            self.optimizer.build(n_trainable, dtype, backend)
+            self.optimizer.build(layout.n_trainable, self.dtype, self._backend)
 
     def _random_step(self) -> int:
         """The step in a Dropout mask's counter: the optimizer's update count (0 uncompiled)."""
