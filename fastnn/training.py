@@ -28,10 +28,12 @@ import math
 
 import numpy as np
 
+from fastnn import device_arrays
 from fastnn.callbacks import History, Progress, format_logs
 from fastnn.layers import BatchNormalization
 from fastnn.objectives import check_targets
 from fastnn.plan import Plan, run
+from fastnn.staging import TrainingData
 
 __all__ = [
     "check_inputs",
@@ -61,6 +63,8 @@ def check_inputs(network, x, name: str = "x") -> np.ndarray:
 
     An unbuilt network is built here for ``x.shape[1]`` input features.
     """
+    if device_arrays.is_device_array(x):  # GPU inputs: the same checks, no copy
+        return device_arrays.check_device_inputs(network, x, name)
     dtype = network.dtype
     want = f"(n, {network.input_dim if network.built else 'n_features'})"
     if not isinstance(x, np.ndarray):
@@ -84,6 +88,8 @@ def check_inputs(network, x, name: str = "x") -> np.ndarray:
 
 
 def _check_targets(network, y, n: int, name: str = "y") -> np.ndarray:
+    if device_arrays.is_device_array(y):  # GPU targets: the same checks, no copy
+        return device_arrays.check_device_targets(network, y, n, name)
     return check_targets(y, n, network.loss, network.output_dim, network.dtype, name)
 
 
@@ -190,7 +196,9 @@ def fit(
         x_val = check_inputs(network, validation_data[0], "validation_data[0]")
         y_val = _check_targets(network, validation_data[1], x_val.shape[0], "validation_data[1]")
         validation_data = (x_val, y_val)
-    if not np.isfinite(x).all():
+    if device_arrays.is_device_array(x):
+        device_arrays.check_device_finite(network, x)
+    elif not np.isfinite(x).all():
         row = int(np.argwhere(~np.isfinite(x))[0, 0])
         raise ValueError(f"x must be finite; row {row} holds NaN or Inf")
     n = x.shape[0]
@@ -209,8 +217,8 @@ def _run_epochs(network, x, y, epochs, batch_size, validation_data, shuffle, ver
     steps = -(-n // batch_size)
     full_plan = network._plans.get(min(batch_size, n), True)
     last_plan = network._plans.get(n - (steps - 1) * batch_size, True)
-    # The data go to the device once; each step gathers its rows there.
-    x_device, y_device = memory.from_host(x), memory.from_host(y)
+    # The data go to the device once (or in chunks); each step gathers its rows there.
+    data = TrainingData(network._backend, x, y, batch_size)
     metrics = network.metrics
     history = History({"epochs": epochs, "steps": steps, "batch_size": batch_size})
     for epoch_index in range(epochs):
@@ -219,16 +227,14 @@ def _run_epochs(network, x, y, epochs, batch_size, validation_data, shuffle, ver
             order = np.random.default_rng([network.seed, epoch]).permutation(n)
         else:
             order = np.arange(n, dtype=np.int64)
-        order_device = memory.from_host(order)
+        data.begin_epoch(order)
         progress = Progress(epoch_index + 1, epochs, steps, n, verbose)
         total_loss = 0.0
         total_correct = 0.0
         for step_index in range(steps):
             lo = step_index * batch_size
             plan = full_plan if step_index < steps - 1 else last_plan
-            rows = order_device[lo : lo + plan.n]
-            memory.gather_rows(x_device, rows, plan.x)
-            memory.gather_rows(y_device, rows, plan.labels)
+            data.load(lo, plan)
             loss = train_step(network, plan)
             if not math.isfinite(loss):
                 where = f"epoch {epoch_index + 1}/{epochs}, step {step_index + 1}/{steps}"

@@ -15,11 +15,15 @@ changes the last bits.
 The GEMM tile (``TILE_M x TILE_N`` outputs per thread block, ``TILE_K`` deep,
 ``REG_M x REG_N`` outputs per thread) sizes shared arrays, which must be
 compile-time constants, so it is fixed at import.
+
+``data_budget`` says how much device memory ``Network.fit`` may fill with the
+training data before it streams the data in chunks instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 
 #: Threads per block of the one-dimensional (grid-stride) kernels.
 THREADS = 256
@@ -86,3 +90,27 @@ def shrunk(threads: int = 32, reduce_rows: int = 8, max_blocks: int = 4):
         yield
     finally:
         THREADS, REDUCE_ROWS, MAX_BLOCKS = saved
+
+
+#: Share of the free device memory that ``Network.fit`` lets the training data
+#: take; the rest stays for the plans' buffers and for other programs.
+DATA_MEMORY_FRACTION = 0.5
+#: When set, the training-data budget in bytes instead of the measured one
+#: (tests set it to make ``fit`` stream its data in chunks).
+DATA_BUDGET_BYTES: int | None = None
+
+
+def data_budget() -> int | None:
+    """Bytes of device memory the training data of ``fit`` may take; ``None`` for no limit.
+
+    ``DATA_MEMORY_FRACTION`` of the current device's free memory, or
+    ``DATA_BUDGET_BYTES`` when set.  The simulator reports unlimited memory.
+    """
+    if DATA_BUDGET_BYTES is not None:
+        return int(DATA_BUDGET_BYTES)
+    from numba import cuda
+
+    free, _total = cuda.current_context().get_memory_info()
+    if not math.isfinite(free):
+        return None
+    return int(free * DATA_MEMORY_FRACTION)
