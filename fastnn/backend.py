@@ -35,7 +35,8 @@ KERNEL_MODULES = (
 
 
 def _no_limit() -> None:
-    """The data budget of a backend whose memory is the host's: no limit."""
+    """Nothing: the data budget of a backend whose memory is the host's (no limit), or its
+    synchronization (kernels that have returned have finished)."""
     return None
 
 
@@ -56,6 +57,9 @@ class Backend:
     #: Bytes of device memory the training data of ``fit`` may take, or
     #: ``None`` for no limit (the CPU: the data are already in its memory).
     data_budget: Callable[[], int | None] = _no_limit
+    #: Waits until every kernel launched on the device has finished (timing needs
+    #: it: CUDA launches return at once); nothing to wait for on the CPU.
+    synchronize: Callable[[], None] = _no_limit
 
     def empty(self, shape, dtype):
         """An uninitialized buffer on this device."""
@@ -140,5 +144,8 @@ def get_backend(device: str = "cpu") -> Backend:
     name = resolve_device(device)
     modules = {m: importlib.import_module(f"fastnn.kernels.{name}.{m}") for m in KERNEL_MODULES}
     if name == "cuda":
+        from numba import cuda
+
         modules["data_budget"] = importlib.import_module("fastnn.kernels.cuda.config").data_budget
+        modules["synchronize"] = cuda.synchronize
     return Backend(name=name, **modules)

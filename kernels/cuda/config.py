@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 
 #: Threads per block of the one-dimensional (grid-stride) kernels.
 THREADS = 256
@@ -47,6 +48,19 @@ TILE_N = 64
 TILE_K = 16
 REG_M = 4
 REG_N = 4
+
+#: ``FASTNN_CUDA_SMALL_BLOCKS=1`` (read at import) makes the GEMM tile 16 x 16 x 8 (16
+#: threads) and the column-reduction block 8 x 4 (32 threads).  For the CUDA simulator,
+#: which runs every thread of a block as a Python thread: the same kernels then cost a
+#: tenth as much there, and small shapes cross more tiles.  The PTX compile test and a
+#: real GPU use the sizes above.
+SMALL_BLOCKS = os.environ.get("FASTNN_CUDA_SMALL_BLOCKS") == "1"
+if SMALL_BLOCKS:
+    TILE_M = TILE_N = 16
+    TILE_K = 8
+    REDUCE_COLS = 8
+    REDUCE_ROW_THREADS = 4
+
 #: Threads of a GEMM block along N (x) and M (y): each computes REG_M x REG_N outputs.
 GEMM_THREADS_N = TILE_N // REG_N
 GEMM_THREADS_M = TILE_M // REG_M
