@@ -63,8 +63,13 @@ def assert_weights_close(got_model, want_model, rtol):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
 
 
-@pytest.mark.parametrize("placement", ["act_bn", "bn_act"])
-@pytest.mark.parametrize("optimizer_class", [Adam, SGD, RMSprop])
+#: Both BatchNormalization placements and all three optimizers, each at least once: the
+#: update kernels do not depend on the layers, so the full product (6 runs of 20 steps,
+#: 30 s each under the simulator) would repeat what these three show.
+PARITY_CASES = [("act_bn", Adam), ("bn_act", SGD), ("bn_act", RMSprop)]
+
+
+@pytest.mark.parametrize(("placement", "optimizer_class"), PARITY_CASES)
 def test_cuda_training_matches_cpu_float64(placement, optimizer_class):
     # float64 unit roundoff u = 1.1e-16.  The backends share the per-element
     # maths (kernels/scalar.py) but sum in different orders (BLAS vs the
@@ -81,13 +86,18 @@ def test_cuda_training_matches_cpu_float64(placement, optimizer_class):
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("placement", ["act_bn", "bn_act"])
-def test_cuda_training_matches_cpu_float32(placement):
-    # float32 unit roundoff u = 6e-8; 20 Adam steps x a few ulps per value per
-    # step ~ 5e-6 relative to the tensor's scale: 1e-5.  The loss is a float64
-    # sum of float32 values, each a few ulps apart: 1e-6.
-    gpu, cpu, losses, cpu_losses, _ = train_both(np.float32, placement, Adam)
-    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-6)
+def test_cuda_training_matches_cpu_float32():
+    # float32 unit roundoff u = 6e-8; 20 SGD steps x a few ulps per value per
+    # step ~ 5e-6 relative to the tensor's scale: 1e-5.  The loss of step t is
+    # computed from weights that far apart (cross-entropy near 1 has condition
+    # O(1)), so it gets the same 1e-5 (observed: 1.1e-6 by step 9).  SGD, not Adam: the
+    # GPU's GEMM tiles accumulate float32 in another order than BLAS, and
+    # Adam's first steps move each weight by about lr * sign(g), so a gradient
+    # that is rounding noise on both sides (float32: ~1e-7) can move a weight
+    # by +lr on one and -lr on the other (observed: losses 6e-5 apart by step
+    # 3).  The float64 tests above cover Adam, where the noise is 1e-16.
+    gpu, cpu, losses, cpu_losses, _ = train_both(np.float32, "act_bn", SGD)
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-5)
     assert_weights_close(gpu, cpu, rtol=1e-5)
 
 
@@ -180,3 +190,37 @@ def test_saved_on_cuda_loads_on_cpu_and_predicts_the_same(tmp_path):
         back.optimizer.state.values(), model.optimizer.state.values(), strict=True
     ):
         np.testing.assert_array_equal(got.copy_to_host(), want.copy_to_host())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    cuda.config.ENABLE_CUDASIM, reason="the simulator has no __cuda_array_interface__"
+)
+def test_cuda_array_interface_inputs_are_taken_without_a_copy():
+    from fastnn.device_arrays import check_device_inputs
+
+    class Foreign:
+        """Another library's GPU array: only its __cuda_array_interface__ is known."""
+
+        def __init__(self, array):
+            self.array = array  # keeps the memory alive
+            self.__cuda_array_interface__ = array.__cuda_array_interface__
+
+    x, y = blobs(48, seed=7)
+    x_device = cuda.to_device(x)
+    model = make("cuda", np.float32)
+    view = check_device_inputs(model, Foreign(x_device))
+    assert view.device_ctypes_pointer.value == x_device.device_ctypes_pointer.value
+    model.fit(Foreign(x_device), Foreign(cuda.to_device(y.astype(np.int64))), verbose=0)
+    np.testing.assert_array_equal(model.predict(Foreign(x_device)), model.predict(x))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        model.predict(Foreign(x_device[:, ::2]))
+    for name in ("cupy", "torch"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        if name == "torch" and not module.cuda.is_available():
+            continue
+        foreign = module.asarray(x, device="cuda") if name == "torch" else module.asarray(x)
+        np.testing.assert_array_equal(model.predict(foreign), model.predict(x))

@@ -70,7 +70,9 @@ def _bn_statistics_kernel(x, a, pre_code, negative_slope, rows_per_block, work):
         for i in range(lo + ty, hi, cuda.blockDim.y):
             if pre_code != LINEAR:
                 a[i, j] = activate(np.float64(x[i, j]), pre_code, negative_slope)
-            total += a[i, j]  # the stored value: the statistics describe what is normalized
+            total += np.float64(
+                a[i, j]
+            )  # the stored value: the statistics describe what is normalized
     shared[ty, tx] = total
     _tree_sum_rows(shared, tx, ty)
     block_mean = shared[0, tx] / (hi - lo)
@@ -180,7 +182,7 @@ def _bn_gradient_sums_kernel(dy, a, y, mean, post_code, negative_slope, rows_per
     if j < m:
         mean_j = mean[j]
         for i in range(lo + ty, hi, cuda.blockDim.y):
-            g = dy[i, j] * activate_grad(np.float64(y[i, j]), post_code, negative_slope)
+            g = np.float64(dy[i, j]) * activate_grad(np.float64(y[i, j]), post_code, negative_slope)
             sum_g += g
             sum_gc += g * (np.float64(a[i, j]) - mean_j)
     sum_g_shared[ty, tx] = sum_g
@@ -223,7 +225,7 @@ def _bn_dx_kernel(dy, a, y, gamma, invstd, work, pre_code, post_code, negative_s
     for e in range(start, n * m, stride):
         i = e // m
         j = e - i * m
-        g = dy[i, j] * activate_grad(np.float64(y[i, j]), post_code, negative_slope)
+        g = np.float64(dy[i, j]) * activate_grad(np.float64(y[i, j]), post_code, negative_slope)
         pre_slope = activate_grad(np.float64(a[i, j]), pre_code, negative_slope)
         dx[i, j] = batch_norm_grad_input(
             g, np.float64(a[i, j]), work[1, 0, j], work[0, 0, j], gamma[j], invstd[j], pre_slope
