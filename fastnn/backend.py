@@ -11,6 +11,8 @@ than ``"cpu"`` is asked for, so importing fastnn never needs a GPU.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -33,6 +35,12 @@ KERNEL_MODULES = (
 )
 
 
+def _no_limit() -> None:
+    """Nothing: the data budget of a backend whose memory is the host's (no limit), or its
+    synchronization (kernels that have returned have finished)."""
+    return None
+
+
 @dataclass(frozen=True)
 class Backend:
     """The kernel modules of one device, one attribute per family."""
@@ -48,6 +56,12 @@ class Backend:
     memory: ModuleType
     metrics: ModuleType
     dropout: ModuleType
+    #: Bytes of device memory the training data of ``fit`` may take, or
+    #: ``None`` for no limit (the CPU: the data are already in its memory).
+    data_budget: Callable[[], int | None] = _no_limit
+    #: Waits until every kernel launched on the device has finished (timing needs
+    #: it: CUDA launches return at once); nothing to wait for on the CPU.
+    synchronize: Callable[[], None] = _no_limit
 
     def empty(self, shape, dtype):
         """An uninitialized buffer on this device."""
@@ -63,13 +77,34 @@ class Backend:
 
 
 def cuda_unavailable_reason() -> str | None:
-    """Why the CUDA backend cannot run here, or ``None`` when it can."""
+    """Why the CUDA backend cannot run here, or ``None`` when it can.
+
+    The checks, in order: the numba-cuda package (``numba`` alone still
+    ships a deprecated ``numba.cuda`` that fastnn does not use), an NVIDIA
+    driver, a GPU the driver can see, NVVM (the compiler library
+    ``numba-cuda[cu12]`` brings), and fastnn's CUDA kernels.  Under the CUDA
+    simulator (``NUMBA_ENABLE_CUDASIM=1``) there is always a device.
+    """
+    if importlib.util.find_spec("numba_cuda") is None:
+        return 'numba-cuda is not installed; install it with pip install "fastnn[cuda]"'
     try:
         from numba import cuda
     except ImportError as err:
-        return f"numba-cuda is not installed ({err}); install fastnn[cuda]"
+        return f"numba.cuda cannot be imported ({err})"
     if not cuda.is_available():
-        return "no CUDA GPU and driver were found (numba.cuda.is_available() is False)"
+        error = cuda.cuda_error()
+        if error is not None:
+            error = " ".join(str(error).split())
+            if "NO_DEVICE" in error:
+                return (
+                    f"the NVIDIA driver sees no GPU ({error}); check CUDA_VISIBLE_DEVICES "
+                    "and that a GPU is attached"
+                )
+            return f"no usable NVIDIA driver was found ({error})"
+        return (
+            "NVVM, the CUDA compiler library, was not found; "
+            'install numba-cuda with its CUDA libraries: pip install "fastnn[cuda]"'
+        )
     try:
         for module in KERNEL_MODULES:
             importlib.import_module(f"fastnn.kernels.cuda.{module}")
@@ -110,4 +145,9 @@ def get_backend(device: str = "cpu") -> Backend:
     """The backend for ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``)."""
     name = resolve_device(device)
     modules = {m: importlib.import_module(f"fastnn.kernels.{name}.{m}") for m in KERNEL_MODULES}
+    if name == "cuda":
+        from numba import cuda
+
+        modules["data_budget"] = importlib.import_module("fastnn.kernels.cuda.config").data_budget
+        modules["synchronize"] = cuda.synchronize
     return Backend(name=name, **modules)

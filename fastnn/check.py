@@ -17,14 +17,27 @@ reference), so they are compared by their moments with a tolerance of their own
 network row trains a small ``Network`` (fused Dense-relu-BN and BN-tanh
 placements) for two SGD steps beside ``fastnn.reference.Network`` from the same
 weights and compares the losses, all weights as one vector, and the predictions.
+
+On another device (``fastnn check --device cuda``) the same rows run that
+device's kernels: ``fastnn.functional`` is pointed, for the duration of the
+check, at a host-facing view of the device backend (``HostFacing``) whose
+kernels copy their NumPy arguments to the device, launch the device kernel,
+and copy every array back, so each output compared is the device kernel's,
+read back to the host.  Initializers fill device arrays through
+``fastnn.init(..., device=...)`` and the network row trains a
+``Network(device=...)``.  This works under the CUDA simulator too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib
 import math
 import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -91,6 +104,71 @@ def compare_outputs(got: dict, want: dict, absolute: bool = False) -> tuple[floa
         if rel > max_rel or worst == "-":
             max_rel, worst = rel, name
     return max_abs, max_rel, worst
+
+
+#: The ``fastnn.functional`` modules that call kernels through their ``BACKEND``.
+FUNCTIONAL_MODULES = ("activations", "batchnorm", "dense", "losses", "optimizers")
+
+
+def _host_facing_kernel(kernel, memory):
+    """``kernel`` (a device launcher) callable with NumPy arrays: copied over, run, copied back.
+
+    Arrays that are the same host object stay one device array, so in-place
+    and aliased arguments (``dx`` over ``dy``) behave as on the host.
+    Non-NumPy arguments (scalars, device workspaces) pass unchanged.
+    """
+
+    def run(*args):
+        device = {}
+        for a in args:
+            if isinstance(a, np.ndarray) and id(a) not in device:
+                device[id(a)] = (a, memory.from_host(a))
+        kernel(*(device[id(a)][1] if isinstance(a, np.ndarray) else a for a in args))
+        for host, on_device in device.values():
+            host[...] = memory.to_host(on_device)
+
+    return run
+
+
+def host_facing(backend):
+    """``backend``'s kernels behind NumPy in, NumPy out, for ``fastnn.functional``.
+
+    Buffers come from the CPU backend's ``memory`` (host arrays); every
+    kernel family's public functions become ``_host_facing_kernel`` wrappers;
+    the reduction workspace is ``backend``'s own (its layout is the backend's).
+    """
+    from fastnn.backend import KERNEL_MODULES, get_backend
+
+    families = {}
+    for family in KERNEL_MODULES:
+        if family in ("memory", "reduce"):
+            continue
+        module = getattr(backend, family)
+        wrapped = types.ModuleType(f"host_facing_{family}")
+        for name in getattr(module, "__all__", ()):
+            wrapped.__dict__[name] = _host_facing_kernel(getattr(module, name), backend.memory)
+        families[family] = wrapped
+    return dataclasses.replace(
+        backend, memory=get_backend("cpu").memory, reduce=backend.reduce, **families
+    )
+
+
+@contextlib.contextmanager
+def functional_on(backend):
+    """Run ``fastnn.functional`` on ``backend`` (through ``host_facing``) inside the block."""
+    if backend.name == "cpu":
+        yield
+        return
+    facing = host_facing(backend)
+    modules = [importlib.import_module(f"fastnn.functional.{m}") for m in FUNCTIONAL_MODULES]
+    saved = [module.BACKEND for module in modules]
+    for module in modules:
+        module.BACKEND = facing
+    try:
+        yield
+    finally:
+        for module, value in zip(modules, saved, strict=True):
+            module.BACKEND = value
 
 
 class _Checker:
@@ -164,8 +242,9 @@ def run_checks(
                             f"{type(err).__name__}: {err}")
             )  # fmt: skip
             continue
-        for family in FAMILIES:
-            checker.family(family)
+        with functional_on(checker.backend):
+            for family in FAMILIES:
+                checker.family(family)
         results.extend(checker.results)
     return results
 

@@ -183,8 +183,8 @@ def _add_bench(commands) -> None:
     )  # fmt: skip
     bench.add_argument(
         "--device", choices=DEVICES, default="cpu",
-        help="cpu (default); cuda is skipped with the reason while the CUDA backend cannot run "
-        "(no GPU, or no CUDA kernels yet); all = cpu, plus cuda where it can run",
+        help="cpu (default); cuda: the CUDA kernels (each call synchronized; an error naming "
+        "why when no GPU can be used); all = cpu, then cuda where it can run",
     )  # fmt: skip
     bench.add_argument(
         "--quick", action="store_true",
@@ -214,8 +214,9 @@ def _add_bench(commands) -> None:
 def _add_check(commands) -> None:
     check = commands.add_parser(
         "check",
-        help="run every CPU kernel once against the NumPy reference",
-        description="Run every CPU kernel once on small random inputs against fastnn.reference "
+        help="run every kernel once against the NumPy reference",
+        description="Run every kernel of a device once on small random inputs against "
+        "fastnn.reference "
         "and print the errors; the exit status is 1 when any op is out of tolerance.",
     )
     check.add_argument(
@@ -223,6 +224,11 @@ def _add_check(commands) -> None:
         help="comma-separated dtypes: float32,float64 (default: float32)",
     )  # fmt: skip
     check.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs")
+    check.add_argument(
+        "--device", choices=DEVICES, default="cpu",
+        help="cpu (default); cuda: every CUDA kernel, read back to the host, against the "
+        "reference (works under NUMBA_ENABLE_CUDASIM=1); all = both",
+    )  # fmt: skip
 
 
 def _add_compare(commands) -> None:
@@ -313,15 +319,23 @@ def _matplotlib_missing() -> str | None:
     return None
 
 
-def _cuda_skip_reason() -> str:
-    try:
-        from fastnn.backend import cuda_unavailable_reason
-    except ImportError:
-        return "the CUDA backend is not available in this version of fastnn"
+def _devices(device: str, command: str) -> list[str]:
+    """The backends ``--device`` names: ``all`` is cpu plus cuda where it can run.
+
+    ``cuda`` where it cannot run prints why and gives no device.
+    """
+    if device == "cpu":
+        return ["cpu"]
+    from fastnn.backend import cuda_unavailable_reason
+
     reason = cuda_unavailable_reason()
     if reason is None:
-        return "the CUDA benchmarks are not written yet"
-    return reason
+        return ["cpu", "cuda"] if device == "all" else ["cuda"]
+    print(f"fastnn {command}: skipping cuda: {reason}", file=sys.stderr)
+    if device == "cuda":
+        print(f"fastnn {command}: nothing to run on cuda; use --device cpu", file=sys.stderr)
+        return []
+    return ["cpu"]
 
 
 def _rerun_with_threads(argv: list[str], threads: int) -> int:
@@ -355,11 +369,9 @@ def _bench(args) -> int:
         if missing:
             print(f"fastnn bench: {missing}", file=sys.stderr)
             return 2
-    if args.device in ("cuda", "all"):
-        print(f"fastnn bench: skipping cuda: {_cuda_skip_reason()}", file=sys.stderr)
-        if args.device == "cuda":
-            print("fastnn bench: nothing to run on cuda; use --device cpu", file=sys.stderr)
-            return 1
+    devices = _devices(args.device, "bench")
+    if not devices:
+        return 1
     if args.threads is not None and os.environ.get(_THREADS_CHILD) != "1":
         return _rerun_with_threads(argv, args.threads)
 
@@ -381,11 +393,15 @@ def _bench(args) -> int:
         print("fastnn bench: the selection is empty", file=sys.stderr)
         return 2
     settings = benchmark.Settings.quick() if args.quick else benchmark.Settings.full()
-    # The cpu part of --device all; the cases take the backend, so cuda is device="cuda" here
-    # once _cuda_skip_reason no longer skips it.
+    for device in devices[:-1]:  # --device all: the CPU table first
+        other = benchmark.run(
+            tasks, settings, use_torch=not args.no_torch, startup=not args.no_startup,
+            seed=args.seed, device=device,
+        )  # fmt: skip
+        print(benchmark.format_table(other) + "\n")
     report = benchmark.run(
         tasks, settings, use_torch=not args.no_torch, startup=not args.no_startup, seed=args.seed,
-        device="cpu",
+        device=devices[-1],
     )  # fmt: skip
     report["argv"] = ["fastnn", *argv]
     print(benchmark.format_table(report))
@@ -419,7 +435,13 @@ def _compare(args) -> int:
 def _check(args) -> int:
     from fastnn import check
 
-    return 0 if check.run_check(args.dtypes, seed=args.seed) else 1
+    devices = _devices(args.device, "check")
+    if not devices:
+        return 1
+    ok = True
+    for device in devices:
+        ok = check.run_check(args.dtypes, seed=args.seed, device=device) and ok
+    return 0 if ok else 1
 
 
 #: command -> (add its subparser to the subparsers action, run it: args -> exit status).

@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from fastnn import device_arrays
+
 __all__ = [
     "device_array",
     "as_host_array",
@@ -38,12 +40,12 @@ REAL_KINDS = "biuf"
 
 
 def device_array(a) -> bool:
-    """Whether ``a`` lives on a CUDA device (it exposes ``__cuda_array_interface__``).
+    """Whether ``a`` lives on a CUDA device (``fastnn.device_arrays.is_device_array``).
 
-    The one place the Network recognizes device inputs.  ``hasattr`` is
-    False for a CPU torch tensor, whose property raises ``AttributeError``.
+    The one place the Network recognizes device inputs; they are checked by
+    ``fastnn.device_arrays`` and never converted through NumPy.
     """
-    return not isinstance(a, np.ndarray) and hasattr(a, "__cuda_array_interface__")
+    return device_arrays.is_device_array(a)
 
 
 def as_host_array(a, name: str) -> np.ndarray:
@@ -61,8 +63,8 @@ def as_host_array(a, name: str) -> np.ndarray:
         return a
     if device_array(a):
         raise TypeError(
-            f"{name} is a CUDA device array ({type(a).__name__}); the Network does not "
-            "take device arrays yet: copy it to the host first (numba: .copy_to_host(), "
+            f"{name} is a CUDA device array ({type(a).__name__}); only a device='cuda' "
+            "network takes it: copy it to the host first (numba: .copy_to_host(), "
             "CuPy: .get(), torch: .cpu().numpy())"
         )
     if a is None or isinstance(a, (str, bytes, dict, set)):
@@ -90,10 +92,14 @@ def check_inputs(network, x, name: str = "x") -> np.ndarray:
     Raises
     ------
     TypeError
-        A device array, or values that are not real numbers.
+        Values that are not real numbers (a device array is checked by
+        ``fastnn.device_arrays.check_device_inputs``: a GPU network takes it
+        without a copy, a CPU network refuses it).
     ValueError
         Not 2-D, no rows, or the wrong number of features.
     """
+    if device_array(x):  # GPU inputs: the same checks, without a copy
+        return device_arrays.check_device_inputs(network, x, name)
     dtype = network.dtype
     want = f"(n, {network.input_dim if network.built else 'n_features'})"
     x = as_host_array(x, name)

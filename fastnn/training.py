@@ -41,7 +41,7 @@ import math
 
 import numpy as np
 
-from fastnn import guards
+from fastnn import device_arrays, guards
 from fastnn.blas import pinned
 from fastnn.hooks import CallbackList, History
 from fastnn.inputs import check_inputs, check_validation_split, validation_split_index
@@ -49,6 +49,7 @@ from fastnn.layers import BatchNormalization
 from fastnn.objectives import check_targets
 from fastnn.plan import Plan, run
 from fastnn.progress import Progress, StepProgress, format_logs
+from fastnn.staging import TrainingData
 
 __all__ = [
     "check_inputs",
@@ -84,7 +85,17 @@ def require_compiled(network) -> None:
         raise ValueError("the network is not compiled: call compile(optimizer=..., loss=...) first")
 
 
+def _check_finite(network, x, name: str) -> None:
+    """Raise naming ``name`` when the checked inputs ``x`` (host or device) hold NaN or Inf."""
+    if device_arrays.is_device_array(x):
+        device_arrays.check_device_finite(network, x, name)
+    else:
+        guards.check_finite_host(x, name)
+
+
 def _check_targets(network, y, n: int, name: str = "y") -> np.ndarray:
+    if device_arrays.is_device_array(y):  # GPU targets: the same checks, no copy
+        return device_arrays.check_device_targets(network, y, n, name)
     return check_targets(y, n, network.loss, network.output_dim, network.dtype, name)
 
 
@@ -198,10 +209,10 @@ def fit(
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a tuple (x_val, y_val)")
         x_val = check_inputs(network, validation_data[0], "validation_data[0]")
-        guards.check_finite_host(x_val, "validation_data[0]")
+        _check_finite(network, x_val, "validation_data[0]")
         y_val = _check_targets(network, validation_data[1], x_val.shape[0], "validation_data[1]")
         validation_data = (x_val, y_val)
-    guards.check_finite_host(x, "x")
+    _check_finite(network, x, "x")
     shuffle = guards.check_bool("shuffle", shuffle)
     n = x.shape[0]
     steps = -(-n // batch_size)
@@ -223,13 +234,12 @@ def _run_epochs(
     is 0), passes no gradient to the layers below it, and moves its moving
     variance towards 0 by ``1 - momentum``.
     """
-    memory = network._backend.memory
     n = x.shape[0]
     steps = -(-n // batch_size)
     last = network._plans.get(n - (steps - 1) * batch_size, True)
     plans = [network._plans.get(min(batch_size, n), True)] * (steps - 1) + [last]
-    # The data go to the device once; each step gathers its rows there.
-    data = (memory.from_host(x), memory.from_host(y))
+    # The data go to the device once (or in chunks); each step gathers its rows there.
+    data = TrainingData(network._backend, x, y, batch_size)
     network.stop_training = False
     callbacks.on_train_begin()
     logs = {}
@@ -240,10 +250,10 @@ def _run_epochs(
             order = np.random.default_rng([network.seed, epoch]).permutation(n)
         else:
             order = np.arange(n, dtype=np.int64)
-        order_device = memory.from_host(order)
+        data.begin_epoch(order)
         progress = Progress(epoch_index + 1, epochs, steps, n, verbose)
         where = f"epoch {epoch_index + 1}/{epochs}"
-        logs = _train_epoch(network, plans, data, order_device, progress, callbacks, where)
+        logs = _train_epoch(network, plans, data, progress, callbacks, where)
         network._epochs_seen += 1
         if validation_data is not None:
             values = _evaluate(network, *validation_data, batch_size)
@@ -257,22 +267,20 @@ def _run_epochs(
     callbacks.on_train_end(logs)
 
 
-def _train_epoch(network, plans, data, order, progress, callbacks, where: str) -> dict:
-    """One pass over the device ``data`` in the device row ``order``; returns the epoch's logs.
+def _train_epoch(network, plans, data, progress, callbacks, where: str) -> dict:
+    """One pass over ``data`` (``fastnn.staging.TrainingData``) in its epoch's row order.
 
-    Step ``i`` trains on ``plans[i]``, gathering its rows of ``data = (x,
-    y)``.  It stops early when a callback sets ``network.stop_training``; the
-    logs are then the means over the rows seen.
+    Step ``i`` trains on ``plans[i]``, whose rows ``data.load`` gathers on
+    the device; returns the epoch's logs.  It stops early when a callback
+    sets ``network.stop_training``; the logs are then the means over the rows
+    seen.
     """
     memory, metrics = network._backend.memory, network.metrics
-    x_device, y_device = data
     seen, total_loss, total_correct = 0, 0.0, 0.0
     for step_index, plan in enumerate(plans):
         if callbacks.batch_hooks:
             callbacks.on_train_batch_begin(step_index)
-        rows = order[seen : seen + plan.n]
-        memory.gather_rows(x_device, rows, plan.x)
-        memory.gather_rows(y_device, rows, plan.labels)
+        data.load(seen, plan)
         loss = train_step(network, plan)
         if not math.isfinite(loss):
             raise _non_finite_loss(loss, f"{where}, step {step_index + 1}/{len(plans)}")
@@ -379,7 +387,7 @@ def forward(network, x, training: bool = False) -> np.ndarray:
     training = guards.check_bool("training", training)
     if training:
         _check_training_batch(network, x.shape[0], "forward(training=True)")
-        guards.check_finite_host(x, "x")
+        _check_finite(network, x, "x")
         network._backend.memory.copy(network._state, network._state_backup)
     plan = _run_forward(network, x, training)
     if training and not guards.statistics_finite_or_restore(network):

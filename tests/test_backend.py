@@ -1,23 +1,14 @@
-"""The backend contract: every backend package has the same functions, and a Network needs no more.
+"""The backend contract: a Network needs nothing of a backend but its modules.
 
-Two kinds of test:
-
-- every kernel family in ``fastnn.backend.KERNEL_MODULES`` exports the same
-  public names with the same parameter names in ``fastnn.kernels.cpu`` and in
-  ``fastnn.kernels.cuda`` (a family whose CUDA file is not written yet is
-  skipped, saying so);
-- a Network trains through a fake second backend whose buffers NumPy refuses
-  to compute on, which shows that the network, the optimizers and the
-  training loop reach their arrays only through ``backend.memory`` and the
-  kernels.
+A Network trains through a fake second backend whose buffers NumPy refuses
+to compute on, which shows that the network, the optimizers and the
+training loop reach their arrays only through ``backend.memory`` and the
+kernels.  (That both backend packages export the same functions is
+``tests/test_cuda_names.py``.)
 """
 
 import collections
-import importlib
-import importlib.util
-import inspect
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,56 +17,6 @@ import fastnn.network
 from fastnn import BatchNormalization, Dense, Network
 from fastnn.backend import KERNEL_MODULES, Backend, get_backend
 from fastnn.optimizers import Adam
-
-CUDA_DIR = Path(importlib.util.find_spec("fastnn.kernels").submodule_search_locations[0]) / "cuda"
-
-
-def public_signatures(module) -> dict:
-    """``name -> parameter names`` of the module's ``__all__``, else of its public callables."""
-    names = getattr(module, "__all__", None)
-    if names is None:
-        names = [
-            name
-            for name, value in vars(module).items()
-            if not name.startswith("_")
-            and callable(value)
-            and getattr(value, "__module__", None) == module.__name__
-        ]
-    signatures = {}
-    for name in names:
-        value = getattr(module, name)
-        try:
-            signatures[name] = tuple(inspect.signature(value).parameters)
-        except (TypeError, ValueError):  # a callable without a signature: compare the name only
-            signatures[name] = None
-    return signatures
-
-
-@pytest.mark.parametrize("family", KERNEL_MODULES)
-def test_cpu_and_cuda_export_the_same_functions(family):
-    # Checked on the file, so that a family not written yet is skipped without
-    # importing numba.cuda.
-    if not (CUDA_DIR / f"{family}.py").is_file():
-        pytest.skip(f"fastnn.kernels.cuda.{family} not written yet")
-    cpu = importlib.import_module(f"fastnn.kernels.cpu.{family}")
-    cuda = importlib.import_module(f"fastnn.kernels.cuda.{family}")
-    cpu_signatures, cuda_signatures = public_signatures(cpu), public_signatures(cuda)
-    assert sorted(cuda_signatures) == sorted(cpu_signatures)
-    for name, parameters in cpu_signatures.items():
-        assert cuda_signatures[name] == parameters, name
-
-
-def test_public_signatures_sees_kernels_and_plain_functions():
-    # The comparison above is only as good as this listing: njit kernels and
-    # plain functions both appear, with their parameter names.
-    memory = public_signatures(importlib.import_module("fastnn.kernels.cpu.memory"))
-    assert memory["gather_rows"] == ("src", "index", "out")
-    metrics = public_signatures(importlib.import_module("fastnn.kernels.cpu.metrics"))
-    assert metrics == {
-        "count_correct_classes": ("logits", "labels", "out"),
-        "count_correct_binary": ("logits", "targets", "out"),
-    }
-
 
 # ------------------------------------------------------------ a fake second backend
 

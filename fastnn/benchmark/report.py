@@ -89,6 +89,7 @@ def format_table(report: dict) -> str:
     if step_table:
         lines += [step_table, ""]
     machine = report["machine"]
+    device = report.get("device", "cpu")
     torch_version = machine["versions"]["torch"]
     if machine["torch_threads"] is not None:
         torch_text = (
@@ -100,8 +101,9 @@ def format_table(report: dict) -> str:
             "PyTorch (not timed: --no-torch)" if torch_version else "PyTorch (not installed)"
         )
     lines.append(
-        "fastnn = the CPU kernels writing into preallocated outputs (initializers: fastnn.init "
-        "with out=; train step: Network.train_on_batch); reference = fastnn.reference (NumPy); "
+        f"device: {device}; fastnn = the {device} kernels writing into preallocated outputs "
+        "(initializers: fastnn.init with out=; train step: Network.train_on_batch); "
+        "reference = fastnn.reference (NumPy); "
         f"torch = {torch_text}; Numba threads: {machine['numba_threads']}."
     )
     if "numba_threading_layer" in machine:

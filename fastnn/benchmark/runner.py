@@ -181,9 +181,19 @@ def _run_task(
         result.limit_name, result.limit_rate = limits.for_bandwidth(impl.work, impl.array_bytes)
     elif impl.limit == "gemm":
         result.limit_name, result.limit_rate = limits.for_gemm(task.dtype)
-    sides = [("fastnn", impl.fastnn), ("reference", impl.reference), ("torch", impl.torch)]
+    fastnn_side = impl.fastnn
+    if backend.name != "cpu":
+        # A GPU launch returns before the kernel has run: each timed call waits for it.
+        result.limit_name = result.limit_rate = None
+
+        def fastnn_side(run=impl.fastnn, wait=backend.synchronize):
+            run()
+            wait()
+
+    sides = [("fastnn", fastnn_side), ("reference", impl.reference), ("torch", impl.torch)]
     sides += [(side, getattr(impl, side)) for side in OPTIONAL_SIDES]
-    sides += [(f"baseline {name}", fn) for name, fn in impl.baselines.items()]
+    if backend.name == "cpu":  # the baselines are host code (np.dot in @njit)
+        sides += [(f"baseline {name}", fn) for name, fn in impl.baselines.items()]
     timings = {}
     ready = {}
     for side, fn in sides:
@@ -249,6 +259,11 @@ def run(
     from fastnn.backend import get_backend
 
     backend = get_backend(device)
+    if backend.name != "cpu":
+        # The comparisons are made for the CPU: PyTorch on the CPU, the host's copy
+        # bandwidth and GEMM rate, the CPU's startup path.  bench/gpu_check.sh compares a
+        # GPU with PyTorch CUDA and with the GPU's own limits.
+        use_torch = startup = False
 
     threads = numba.get_num_threads()
     torch = import_torch(threads) if use_torch else None
@@ -288,6 +303,7 @@ def run(
         info["numba_threading_layer"] = None
     return {
         "schema": SCHEMA,
+        "device": backend.name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "settings": {
             "sample_time_s": settings.sample_time,

@@ -18,20 +18,35 @@ constants of ``y = f_post(a * scale + shift)``, kept in the workspace.  The
 backward pass reduces ``sum g`` and ``sum g (a - mean)`` the same way and
 adds the blocks in order.  No atomics: two launches give the same bits.
 
+The per-element and per-column maths (inverse std, running averages, scale
+and shift, the normalization, the backward column constants and ``dx``) is
+``fastnn.kernels.scalar``'s ``batch_norm_*`` and ``moving_average``, the
+functions the CPU kernels call, compiled for the device as they are.
+
 Arithmetic is float64; values are rounded to the arrays' dtype only when
 stored.  Inference keeps the column scale in float64 (the CPU kernel rounds
 it to the output dtype, having no workspace), so float32 results may differ
 from the CPU's in the last bit.
 """
 
-import math
-
 import numpy as np
 from numba import cuda
 
 from fastnn.kernels.cuda import config
 from fastnn.kernels.cuda.reduce import _check_workspace, _tree_sum_rows
-from fastnn.kernels.scalar import LINEAR, activate, activate_grad
+from fastnn.kernels.scalar import (
+    LINEAR,
+    activate,
+    activate_grad,
+    batch_norm_affine,
+    batch_norm_grad_columns,
+    batch_norm_grad_input,
+    batch_norm_infer,
+    batch_norm_infer_scale,
+    batch_norm_invstd,
+    batch_norm_scale_shift,
+    moving_average,
+)
 
 __all__ = ["batch_norm_forward_train", "batch_norm_forward_infer", "batch_norm_backward"]
 
@@ -55,7 +70,9 @@ def _bn_statistics_kernel(x, a, pre_code, negative_slope, rows_per_block, work):
         for i in range(lo + ty, hi, cuda.blockDim.y):
             if pre_code != LINEAR:
                 a[i, j] = activate(np.float64(x[i, j]), pre_code, negative_slope)
-            total += a[i, j]  # the stored value: the statistics describe what is normalized
+            total += np.float64(
+                a[i, j]
+            )  # the stored value: the statistics describe what is normalized
     shared[ty, tx] = total
     _tree_sum_rows(shared, tx, ty)
     block_mean = shared[0, tx] / (hi - lo)
@@ -107,14 +124,16 @@ def _bn_moments_kernel(
             batch_mean += delta * w_mean
             m2 += work[1, b, j] + delta * delta * w_m2
         var = m2 / n
-        s = 1.0 / math.sqrt(var + epsilon)
+        s = batch_norm_invstd(var, epsilon)
         mean[j] = batch_mean
         invstd[j] = s
-        running_mean[j] = momentum * running_mean[j] + (1.0 - momentum) * batch_mean
-        running_var[j] = momentum * running_var[j] + (1.0 - momentum) * var
-        scale = gamma[j] * s
+        running_mean[j] = moving_average(running_mean[j], batch_mean, momentum)
+        running_var[j] = moving_average(running_var[j], var, momentum)
+        scale, shift = batch_norm_scale_shift(
+            np.float64(gamma[j]), np.float64(beta[j]), batch_mean, s
+        )
         work[1, 0, j] = scale
-        work[0, 0, j] = beta[j] - batch_mean * scale
+        work[0, 0, j] = shift
 
 
 @cuda.jit
@@ -125,7 +144,8 @@ def _bn_normalize_kernel(a, work, post_code, negative_slope, y):
     for e in range(start, n * m, stride):
         i = e // m
         j = e - i * m
-        y[i, j] = activate(a[i, j] * work[1, 0, j] + work[0, 0, j], post_code, negative_slope)
+        z = batch_norm_affine(np.float64(a[i, j]), work[1, 0, j], work[0, 0, j])
+        y[i, j] = activate(z, post_code, negative_slope)
 
 
 @cuda.jit
@@ -138,10 +158,10 @@ def _bn_infer_kernel(
     for e in range(start, n * m, stride):
         i = e // m
         j = e - i * m
-        scale = gamma[j] / math.sqrt(running_var[j] + epsilon)
+        scale = batch_norm_infer_scale(np.float64(gamma[j]), np.float64(running_var[j]), epsilon)
         # a = f_pre(x) goes through y to be rounded as the training kernel stores it.
         y[i, j] = activate(np.float64(x[i, j]), pre_code, negative_slope)
-        z = (np.float64(y[i, j]) - running_mean[j]) * scale + beta[j]
+        z = batch_norm_infer(np.float64(y[i, j]), np.float64(running_mean[j]), scale, beta[j])
         y[i, j] = activate(z, post_code, negative_slope)
 
 
@@ -162,7 +182,7 @@ def _bn_gradient_sums_kernel(dy, a, y, mean, post_code, negative_slope, rows_per
     if j < m:
         mean_j = mean[j]
         for i in range(lo + ty, hi, cuda.blockDim.y):
-            g = dy[i, j] * activate_grad(np.float64(y[i, j]), post_code, negative_slope)
+            g = np.float64(dy[i, j]) * activate_grad(np.float64(y[i, j]), post_code, negative_slope)
             sum_g += g
             sum_gc += g * (np.float64(a[i, j]) - mean_j)
     sum_g_shared[ty, tx] = sum_g
@@ -188,12 +208,13 @@ def _bn_gradient_columns_kernel(work, nb, n, mean, invstd, dgamma, dbeta):
         for b in range(1, nb):
             sum_g += work[0, b, j]
             sum_gc += work[1, b, j]
-        s = np.float64(invstd[j])
-        dbeta[j] = sum_g
-        dgamma[j] = sum_gc * s
-        coef = sum_gc * (s * s / n)
+        db, dg, coef, offset = batch_norm_grad_columns(
+            sum_g, sum_gc, np.float64(mean[j]), np.float64(invstd[j]), n
+        )
+        dbeta[j] = db
+        dgamma[j] = dg
         work[1, 0, j] = coef
-        work[0, 0, j] = mean[j] * coef - sum_g / n
+        work[0, 0, j] = offset
 
 
 @cuda.jit
@@ -204,10 +225,11 @@ def _bn_dx_kernel(dy, a, y, gamma, invstd, work, pre_code, post_code, negative_s
     for e in range(start, n * m, stride):
         i = e // m
         j = e - i * m
-        g = dy[i, j] * activate_grad(np.float64(y[i, j]), post_code, negative_slope)
-        d = g - a[i, j] * work[1, 0, j] + work[0, 0, j]
+        g = np.float64(dy[i, j]) * activate_grad(np.float64(y[i, j]), post_code, negative_slope)
         pre_slope = activate_grad(np.float64(a[i, j]), pre_code, negative_slope)
-        dx[i, j] = pre_slope * d * gamma[j] * invstd[j]
+        dx[i, j] = batch_norm_grad_input(
+            g, np.float64(a[i, j]), work[1, 0, j], work[0, 0, j], gamma[j], invstd[j], pre_slope
+        )
 
 
 def _elementwise(n_items):

@@ -15,11 +15,16 @@ changes the last bits.
 The GEMM tile (``TILE_M x TILE_N`` outputs per thread block, ``TILE_K`` deep,
 ``REG_M x REG_N`` outputs per thread) sizes shared arrays, which must be
 compile-time constants, so it is fixed at import.
+
+``data_budget`` says how much device memory ``Network.fit`` may fill with the
+training data before it streams the data in chunks instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 
 #: Threads per block of the one-dimensional (grid-stride) kernels.
 THREADS = 256
@@ -43,6 +48,19 @@ TILE_N = 64
 TILE_K = 16
 REG_M = 4
 REG_N = 4
+
+#: ``FASTNN_CUDA_SMALL_BLOCKS=1`` (read at import) makes the GEMM tile 16 x 16 x 8 (16
+#: threads) and the column-reduction block 8 x 4 (32 threads).  For the CUDA simulator,
+#: which runs every thread of a block as a Python thread: the same kernels then cost a
+#: tenth as much there, and small shapes cross more tiles.  The PTX compile test and a
+#: real GPU use the sizes above.
+SMALL_BLOCKS = os.environ.get("FASTNN_CUDA_SMALL_BLOCKS") == "1"
+if SMALL_BLOCKS:
+    TILE_M = TILE_N = 16
+    TILE_K = 8
+    REDUCE_COLS = 8
+    REDUCE_ROW_THREADS = 4
+
 #: Threads of a GEMM block along N (x) and M (y): each computes REG_M x REG_N outputs.
 GEMM_THREADS_N = TILE_N // REG_N
 GEMM_THREADS_M = TILE_M // REG_M
@@ -86,3 +104,27 @@ def shrunk(threads: int = 32, reduce_rows: int = 8, max_blocks: int = 4):
         yield
     finally:
         THREADS, REDUCE_ROWS, MAX_BLOCKS = saved
+
+
+#: Share of the free device memory that ``Network.fit`` lets the training data
+#: take; the rest stays for the plans' buffers and for other programs.
+DATA_MEMORY_FRACTION = 0.5
+#: When set, the training-data budget in bytes instead of the measured one
+#: (tests set it to make ``fit`` stream its data in chunks).
+DATA_BUDGET_BYTES: int | None = None
+
+
+def data_budget() -> int | None:
+    """Bytes of device memory the training data of ``fit`` may take; ``None`` for no limit.
+
+    ``DATA_MEMORY_FRACTION`` of the current device's free memory, or
+    ``DATA_BUDGET_BYTES`` when set.  The simulator reports unlimited memory.
+    """
+    if DATA_BUDGET_BYTES is not None:
+        return int(DATA_BUDGET_BYTES)
+    from numba import cuda
+
+    free, _total = cuda.current_context().get_memory_info()
+    if not math.isfinite(free):
+        return None
+    return int(free * DATA_MEMORY_FRACTION)

@@ -155,7 +155,7 @@ def _grad_partials_kernel(dy, y, code, negative_slope, rows_per_block, dz, parti
         for i in range(lo + ty, hi, cuda.blockDim.y):
             g = dy[i, j] * activate_grad(y[i, j], code, negative_slope)
             dz[i, j] = g
-            total += dz[i, j]  # the stored (rounded) value, as the CPU kernel sums
+            total += np.float64(dz[i, j])  # the stored (rounded) value, as the CPU kernel sums
     shared[ty, tx] = total
     _tree_sum_rows(shared, tx, ty)
     if ty == 0 and j < m:

@@ -92,13 +92,13 @@ def _fill(out, seed, stream, offset, dist, a, b, lo, hi):
     first = offset // span
     n_chunks = (offset + n - 1) // span - first + 1
     n_lanes = n_chunks * RNG_LANES
-    if single:
-        kernel = _fill_f32_kernel
-        lo32, hi32 = _cpu._inward_f32(lo, hi)
-        consts = (np.float32(a), np.float32(b), np.float32(lo32), np.float32(hi32))
-    else:
-        kernel = _fill_f64_kernel
-        consts = (np.float64(a), np.float64(b), np.float64(lo), np.float64(hi))
+    kernel = _fill_f32_kernel if single else _fill_f64_kernel
+    # a, b and the clamp bounds in out's dtype, the bounds rounded into [lo, hi]: the
+    # CPU's own function, called on the host with an empty array of the dtype.
+    consts = _cpu._parameters(
+        np.empty(0, np.dtype(out.dtype)), np.float64(a), np.float64(b), np.float64(lo),
+        np.float64(hi),
+    )  # fmt: skip
     kernel[config.blocks_for(n_lanes), config.THREADS](
         out,
         np.int64(first),

@@ -8,29 +8,18 @@ they are rounded once when stored.  Elements are independent, so the result
 does not depend on the launch configuration.
 """
 
-import math
-
 import numpy as np
 from numba import cuda
 
 from fastnn.kernels.cuda import config
-
-try:  # kernels/scalar.py holds the element updates once the `kern` branch has landed
-    from fastnn.kernels.scalar import (
-        adam_element,
-        rmsprop_element,
-        rmsprop_momentum_element,
-        sgd_element,
-        sgd_momentum_element,
-    )
-except ImportError:  # before that, the same functions live in the CPU module
-    from fastnn.kernels.cpu.optimizers import (
-        adam_element,
-        rmsprop_element,
-        rmsprop_momentum_element,
-        sgd_element,
-        sgd_momentum_element,
-    )
+from fastnn.kernels.scalar import (
+    adam_element,
+    adam_step_size,
+    rmsprop_element,
+    rmsprop_momentum_element,
+    sgd_element,
+    sgd_momentum_element,
+)
 
 __all__ = ["sgd_update", "adam_update", "rmsprop_update"]
 
@@ -123,14 +112,15 @@ def adam_update(
 ) -> None:
     """Keras Adam, in place; ``step`` is the 1-based number of this update.
 
-    The bias-corrected step size is computed on the host with the CPU
-    kernel's formula (Python's float ``**`` is libm's ``pow``, as there).
+    The bias-corrected step size is computed once on the host by
+    ``scalar.adam_step_size``, the function the CPU kernel calls.
     """
     n = param.shape[0]
     if n == 0:
         return
-    t = float(step)
-    step_size = learning_rate * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    step_size = adam_step_size(
+        np.float64(learning_rate), np.float64(beta_1), np.float64(beta_2), np.int64(step)
+    )
     _adam_kernel[_launch(n)](
         param,
         grad,

@@ -101,7 +101,7 @@ def _column_partials_kernel(a, rows_per_block, partials):
     total = 0.0
     if j < m:
         for i in range(lo + ty, hi, cuda.blockDim.y):
-            total += a[i, j]
+            total += np.float64(a[i, j])
     shared[ty, tx] = total
     _tree_sum_rows(shared, tx, ty)
     if ty == 0 and j < m:
