@@ -107,7 +107,7 @@ def test_device_arrays_are_recognized_and_never_converted_through_numpy():
         lambda: model.fit(x, FakeDeviceArray(), verbose=0),
         lambda: model.train_on_batch(FakeDeviceArray(), y),
     ):
-        with pytest.raises(TypeError, match="is a CUDA device array"):
+        with pytest.raises(TypeError, match="is a GPU array but the network runs on device='cpu'"):
             call()
 
 
