@@ -9,18 +9,14 @@ instead, which is the same source.  Helpers with scalar arguments only work
 either way and need no switch.
 """
 
-import sys
-
 from numba.cuda import config as _cuda_config
 
 SIMULATOR = bool(_cuda_config.ENABLE_CUDASIM)
 
-if SIMULATOR:
-    # The simulator runs every GPU thread of a block as a Python thread while the
-    # launching thread polls them; with Python's default 5 ms switch interval the
-    # threads wait on the GIL most of the time.  10 us made a training step of the
-    # test network 4x faster there.  Only under the simulator (a test mode).
-    sys.setswitchinterval(1e-5)
+# Python's thread switch interval is left alone: a short one (10 us) made the
+# simulator 4x faster here but exposed a race in its syncthreads emulation
+# (shared-memory trees read before every thread had written), so results
+# came out wrong at random.
 
 
 def device_callable(dispatcher):
