@@ -82,3 +82,29 @@ def test_streamed_fit_equals_whole_upload_bit_for_bit():
     assert results[0][0] == results[1][0]
     for got, want in zip(results[1][1], results[0][1], strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_check_and_bench_on_cuda_say_why_they_cannot_run(monkeypatch, capsys):
+    import fastnn.backend
+    from fastnn import cli
+
+    monkeypatch.setattr(fastnn.backend, "cuda_unavailable_reason", lambda: "no GPU (stand-in)")
+    for command in ("check", "bench"):
+        assert cli.main([command, "--device", "cuda"]) == 1
+        err = capsys.readouterr().err
+        assert f"fastnn {command}: skipping cuda: no GPU (stand-in)" in err
+
+
+def test_cuda_unavailable_reason_names_the_missing_piece(monkeypatch):
+    import importlib.util
+
+    from fastnn import backend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "numba_cuda" else real(name)
+    )
+    assert "numba-cuda is not installed" in backend.cuda_unavailable_reason()
+    with pytest.raises(RuntimeError, match="device='cuda' cannot be used: numba-cuda"):
+        Network(device="cuda")
+    assert Network(device="auto").device == "cpu"

@@ -1,8 +1,9 @@
 """Every CUDA kernel against the NumPy reference (or its CPU twin), with the CPU tests' tolerances.
 
 These tests run when the CUDA backend can run: on a GPU, or in CI under the
-simulator (``NUMBA_ENABLE_CUDASIM=1 pytest tests/test_cuda_*.py``; the
-variable must be set before Numba is imported).  Under plain ``pytest``
+simulator (``NUMBA_ENABLE_CUDASIM=1 FASTNN_CUDA_SMALL_BLOCKS=1 pytest
+tests/test_cuda_*.py``; the variables must be set before Numba is imported;
+the second makes the GEMM and reduction blocks small, see ``config``).  Under plain ``pytest``
 without a GPU they skip.  The launch sizes are shrunk (``config.shrunk``) so
 that the small shapes here cross several thread blocks and reduction blocks,
 and the GEMM shapes cross several 64 x 64 tiles and 16-deep steps, edges
