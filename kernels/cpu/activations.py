@@ -17,7 +17,18 @@ import math
 
 from numba import njit, prange
 
-from fastnn.kernels.scalar import SOFTMAX, activate, activate_grad
+from fastnn.kernels.scalar import (
+    ELU,
+    LEAKY_RELU,
+    LINEAR,
+    RELU,
+    SELU,
+    SIGMOID,
+    SOFTMAX,
+    TANH,
+    activate,
+    activate_grad,
+)
 
 #: Smallest element count for which a pass is split over threads.
 PARALLEL_MIN_ELEMENTS = 1 << 15
@@ -60,14 +71,43 @@ def _softmax_grad_row(dy, y, dx):
         dx[j] = y[j] * (dy[j] - dot)
 
 
+@njit(inline="always")
+def _forward_loop(x, code, negative_slope, y):
+    for j in range(x.shape[0]):
+        y[j] = activate(x[j], code, negative_slope)
+
+
+@njit(inline="always")
+def _backward_loop(dy, y, code, negative_slope, dx):
+    for j in range(y.shape[0]):
+        dx[j] = dy[j] * activate_grad(y[j], code, negative_slope)
+
+
+# Each pointwise code gets its own element loop with the code a constant.  With
+# the code a run-time value, LLVM neither unswitches nor vectorizes the loop
+# since ``activate`` has seven branches: relu on 2**20 float32 took 3.3 ms that
+# way against 0.31 ms with the code constant (one thread, in one process).
+
+
 @njit(cache=True)
 def _forward_row(x, code, negative_slope, y):
     """One row of ``activation_forward``."""
     if code == SOFTMAX:
         _softmax_row(x, y)
+    elif code == RELU:
+        _forward_loop(x, RELU, negative_slope, y)
+    elif code == LEAKY_RELU:
+        _forward_loop(x, LEAKY_RELU, negative_slope, y)
+    elif code == SIGMOID:
+        _forward_loop(x, SIGMOID, negative_slope, y)
+    elif code == TANH:
+        _forward_loop(x, TANH, negative_slope, y)
+    elif code == ELU:
+        _forward_loop(x, ELU, negative_slope, y)
+    elif code == SELU:
+        _forward_loop(x, SELU, negative_slope, y)
     else:
-        for j in range(x.shape[0]):
-            y[j] = activate(x[j], code, negative_slope)
+        _forward_loop(x, LINEAR, negative_slope, y)
 
 
 @njit(cache=True)
@@ -75,9 +115,20 @@ def _backward_row(dy, y, code, negative_slope, dx):
     """One row of ``activation_backward``."""
     if code == SOFTMAX:
         _softmax_grad_row(dy, y, dx)
+    elif code == RELU:
+        _backward_loop(dy, y, RELU, negative_slope, dx)
+    elif code == LEAKY_RELU:
+        _backward_loop(dy, y, LEAKY_RELU, negative_slope, dx)
+    elif code == SIGMOID:
+        _backward_loop(dy, y, SIGMOID, negative_slope, dx)
+    elif code == TANH:
+        _backward_loop(dy, y, TANH, negative_slope, dx)
+    elif code == ELU:
+        _backward_loop(dy, y, ELU, negative_slope, dx)
+    elif code == SELU:
+        _backward_loop(dy, y, SELU, negative_slope, dx)
     else:
-        for j in range(y.shape[0]):
-            dx[j] = dy[j] * activate_grad(y[j], code, negative_slope)
+        _backward_loop(dy, y, LINEAR, negative_slope, dx)
 
 
 @njit(cache=True, parallel=True)

@@ -27,7 +27,36 @@ from numba import njit
 
 from fastnn.kernels.cpu.activations import _softmax_grad_row, _softmax_row
 from fastnn.kernels.cpu.reduce import BLOCK_ROWS, combine_blocks
-from fastnn.kernels.scalar import SOFTMAX, activate, activate_grad
+from fastnn.kernels.scalar import (
+    ELU,
+    LEAKY_RELU,
+    LINEAR,
+    RELU,
+    SELU,
+    SIGMOID,
+    SOFTMAX,
+    TANH,
+    activate,
+    activate_grad,
+)
+
+
+@njit(inline="always")
+def _bias_activation_loop(y, b, code, negative_slope):
+    for j in range(y.shape[0]):
+        y[j] = activate(y[j] + b[j], code, negative_slope)
+
+
+@njit(inline="always")
+def _grad_loop(dy, y, code, negative_slope, dz, partial):
+    for j in range(y.shape[0]):
+        dz[j] = dy[j] * activate_grad(y[j], code, negative_slope)
+        partial[j] += dz[j]
+
+
+# Each pointwise code gets its own element loop with the code a constant (as in
+# fastnn.kernels.cpu.activations): with a run-time code the loop over seven
+# branches neither unswitches nor vectorizes.
 
 
 @njit(cache=True)
@@ -37,9 +66,20 @@ def _bias_activation_row(y, b, code, negative_slope):
         for j in range(y.shape[0]):
             y[j] = y[j] + b[j]
         _softmax_row(y, y)
+    elif code == RELU:
+        _bias_activation_loop(y, b, RELU, negative_slope)
+    elif code == LEAKY_RELU:
+        _bias_activation_loop(y, b, LEAKY_RELU, negative_slope)
+    elif code == SIGMOID:
+        _bias_activation_loop(y, b, SIGMOID, negative_slope)
+    elif code == TANH:
+        _bias_activation_loop(y, b, TANH, negative_slope)
+    elif code == ELU:
+        _bias_activation_loop(y, b, ELU, negative_slope)
+    elif code == SELU:
+        _bias_activation_loop(y, b, SELU, negative_slope)
     else:
-        for j in range(y.shape[0]):
-            y[j] = activate(y[j] + b[j], code, negative_slope)
+        _bias_activation_loop(y, b, LINEAR, negative_slope)
 
 
 @njit(cache=True)
@@ -53,10 +93,20 @@ def _grad_block(dy, y, code, negative_slope, dz, partial, start, stop):
             _softmax_grad_row(dy[i], y[i], dz[i])
             for j in range(m):
                 partial[j] += dz[i, j]
+        elif code == RELU:
+            _grad_loop(dy[i], y[i], RELU, negative_slope, dz[i], partial)
+        elif code == LEAKY_RELU:
+            _grad_loop(dy[i], y[i], LEAKY_RELU, negative_slope, dz[i], partial)
+        elif code == SIGMOID:
+            _grad_loop(dy[i], y[i], SIGMOID, negative_slope, dz[i], partial)
+        elif code == TANH:
+            _grad_loop(dy[i], y[i], TANH, negative_slope, dz[i], partial)
+        elif code == ELU:
+            _grad_loop(dy[i], y[i], ELU, negative_slope, dz[i], partial)
+        elif code == SELU:
+            _grad_loop(dy[i], y[i], SELU, negative_slope, dz[i], partial)
         else:
-            for j in range(m):
-                dz[i, j] = dy[i, j] * activate_grad(y[i, j], code, negative_slope)
-                partial[j] += dz[i, j]
+            _grad_loop(dy[i], y[i], LINEAR, negative_slope, dz[i], partial)
 
 
 @njit(cache=True)
