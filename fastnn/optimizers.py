@@ -54,7 +54,11 @@ class Optimizer:
         self.iterations = 0
         #: Flat state arrays by name, buffers of the backend given to ``build``.
         self.state: dict = {}
+        #: Buffers the checked update writes the new state into; swapped with ``state``
+        #: after a step that stands (``apply_checked``).
+        self._spare: dict = {}
         self._kernels = None
+        self._memory = None
 
     @property
     def learning_rate(self) -> float:
@@ -105,8 +109,10 @@ class Optimizer:
             Where the state lives and whose update kernels ``apply`` calls.
         """
         self.state = {name: backend.memory.zeros((size,), dtype) for name in self.state_names}
+        self._spare = {}
         self.iterations = 0
         self._kernels = backend.optimizers
+        self._memory = backend.memory
 
     def apply(self, params, grads) -> None:
         """One update of the flat ``params`` from the flat ``grads``, in place (backend buffers)."""
@@ -114,7 +120,44 @@ class Optimizer:
         self.iterations += 1
         self._update(params, grads, learning_rate)
 
+    def apply_checked(self, params, grads, saved) -> bool:
+        """One update that stands only if every new parameter is finite; returns whether it stood.
+
+        The backend's checked kernel updates ``params`` in place, copies the
+        old parameters into ``saved`` (a buffer like ``params``) and writes
+        the new state into spare buffers, in one pass.  When the new
+        parameters are finite the spare buffers become the state and the
+        step counter advances; otherwise ``params`` is copied back from
+        ``saved``, and the state and the counter are as before the call.
+        """
+        learning_rate = self.learning_rate
+        spare = self._spare_state()
+        if self._update_checked(params, grads, spare, saved, learning_rate, self.iterations + 1):
+            self.iterations += 1
+            for name in self._written_state():
+                self.state[name], spare[name] = spare[name], self.state[name]
+            return True
+        self._memory.copy(saved, params)
+        return False
+
+    def _spare_state(self) -> dict:
+        """The spare state buffers, allocated on the first checked update (like the state)."""
+        spare = self._spare
+        if set(spare) != set(self.state) or any(
+            spare[k].shape != a.shape or spare[k].dtype != a.dtype for k, a in self.state.items()
+        ):
+            spare = {k: self._memory.zeros(a.shape, a.dtype) for k, a in self.state.items()}
+            self._spare = spare
+        return spare
+
+    def _written_state(self) -> tuple:
+        """Names of the state arrays an update writes (all unless a subclass says otherwise)."""
+        return self.state_names
+
     def _update(self, params, grads, learning_rate: float) -> None:
+        raise NotImplementedError
+
+    def _update_checked(self, params, grads, spare: dict, saved, learning_rate, step) -> bool:
         raise NotImplementedError
 
     def _decay(self) -> float:
@@ -180,6 +223,15 @@ class SGD(Optimizer):
             self._decay(),
         )
 
+    def _update_checked(self, params, grads, spare, saved, learning_rate, step) -> bool:
+        return self._kernels.sgd_update_checked(
+            params, grads, self.state["velocity"], spare["velocity"], saved, learning_rate,
+            self.momentum, self.nesterov, self._decay(),
+        )  # fmt: skip
+
+    def _written_state(self) -> tuple:
+        return ("velocity",) if self.momentum != 0 else ()
+
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -242,6 +294,12 @@ class Adam(Optimizer):
             self._decay(),
         )
 
+    def _update_checked(self, params, grads, spare, saved, learning_rate, step) -> bool:
+        return self._kernels.adam_update_checked(
+            params, grads, self.state["m"], self.state["v"], spare["m"], spare["v"], saved, step,
+            learning_rate, self.beta_1, self.beta_2, self.epsilon, self._decay(),
+        )  # fmt: skip
+
     def get_config(self) -> dict:
         return {
             **super().get_config(),
@@ -300,6 +358,17 @@ class RMSprop(Optimizer):
             self.epsilon,
             self._decay(),
         )
+
+    def _update_checked(self, params, grads, spare, saved, learning_rate, step) -> bool:
+        state = self.state
+        return self._kernels.rmsprop_update_checked(
+            params, grads, state["velocity"], state["momentum_buffer"], spare["velocity"],
+            spare["momentum_buffer"], saved, learning_rate, self.rho, self.momentum, self.epsilon,
+            self._decay(),
+        )  # fmt: skip
+
+    def _written_state(self) -> tuple:
+        return ("velocity", "momentum_buffer") if self.momentum != 0 else ("velocity",)
 
     def get_config(self) -> dict:
         return {

@@ -88,13 +88,13 @@ SIGNATURES = {
         lambda d: (A(d, 2), A(d, 2), A(d, 2), I64, W2)
     ),
     "losses._mean_of_blocks_kernel": [(W2, I64, F64, A(F64, 1))],
-    "optimizers._sgd_kernel": _float_signatures(lambda d: (A(d, 1), A(d, 1), F64, F64)),
+    "optimizers._sgd_kernel": _float_signatures(lambda d: (A(d, 1),) * 3 + (F64, F64)),
     "optimizers._sgd_momentum_kernel": _float_signatures(
-        lambda d: (A(d, 1), A(d, 1), A(d, 1), F64, F64, BOOL, F64)
+        lambda d: (A(d, 1),) * 5 + (F64, F64, BOOL, F64)
     ),
-    "optimizers._adam_kernel": _float_signatures(lambda d: (A(d, 1),) * 4 + (F64,) * 5),
-    "optimizers._rmsprop_kernel": _float_signatures(lambda d: (A(d, 1),) * 3 + (F64,) * 4),
-    "optimizers._rmsprop_momentum_kernel": _float_signatures(lambda d: (A(d, 1),) * 4 + (F64,) * 5),
+    "optimizers._adam_kernel": _float_signatures(lambda d: (A(d, 1),) * 7 + (F64,) * 5),
+    "optimizers._rmsprop_kernel": _float_signatures(lambda d: (A(d, 1),) * 5 + (F64,) * 4),
+    "optimizers._rmsprop_momentum_kernel": _float_signatures(lambda d: (A(d, 1),) * 7 + (F64,) * 5),
     "init._fill_f32_kernel": [(A(F32, 1), I64, I64, I64, U64, U64, U64, U64, I64) + (F32,) * 4],
     "init._fill_f64_kernel": [(A(F64, 1), I64, I64, I64, U64, U64, U64, U64, I64) + (F64,) * 4],
     "dropout._dropout_forward_kernel": _float_signatures(

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fastnn.optimizers
 from fastnn import functional, reference
 from tests.helpers import on_device, on_host, run_with_threads
 
@@ -387,3 +388,142 @@ def test_float32_kernels_compute_in_float32():
         m.astype(np.float64) + (g.astype(np.float64) - m) * 0.1
     ) / (np.sqrt(v + (g.astype(np.float64) ** 2 - v) * 0.001) + 1e-7)
     assert not np.array_equal(ours[0], p64.astype(f32))
+
+
+# ------------------------------------------------------------------------ checked updates
+
+
+def _checked_call(backend, config, param, grad, states, states_out, saved, step):
+    """``config``'s checked kernel on flat device arrays (unused states: empty arrays)."""
+    name, _, kwargs = CONFIGS[config]
+    signature = inspect.signature(getattr(functional, name))
+    hyper = [
+        kwargs.get(p.name, p.default)
+        for p in signature.parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    slots = 1 if name == "sgd_update" else 2
+    empty = backend.memory.empty((0,), param.dtype)
+    states = list(states) + [empty] * (slots - len(states))
+    states_out = list(states_out) + [empty] * (slots - len(states_out))
+    kernel = getattr(backend.optimizers, name + "_checked")
+    if name == "adam_update":
+        return kernel(param, grad, *states, *states_out, saved, step, *hyper)
+    return kernel(param, grad, *states, *states_out, saved, *hyper)
+
+
+def _checked_setup(backend, config, n, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    n_states = CONFIGS[config][1]
+    param = rng.standard_normal(n).astype(dtype)
+    grad = rng.standard_normal(n).astype(dtype)
+    states = [rng.random(n).astype(dtype) for _ in range(n_states)]  # non-negative, like v
+    return param, grad, states
+
+
+def _length(backend, n: int) -> int:
+    """``n`` on the CPU (90_000 crosses PARALLEL_MIN_SIZE and ends in a partial CHUNK); under
+    the CUDA simulator, which runs every thread in Python, 300 still spans several blocks."""
+    return n if backend.name == "cpu" else min(n, 300)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [7, 90_000])
+def test_checked_update_is_the_in_place_update(backend, config, dtype, n):
+    """Same bits as the in-place kernel: parameter in place, new state in the outputs, the old
+    parameter in ``saved``, the input state untouched, and ``True``."""
+    n = _length(backend, n)
+    param, grad, states = _checked_setup(backend, config, n, dtype)
+    d_param, d_grad, *d_states = on_device(backend, param, grad, *states)
+    assert apply_kernel(backend, config, d_param, d_grad, d_states, 3) is None
+    want_param, *want_states = on_host(backend, d_param, *d_states)
+
+    c_param, c_grad, *c_states = on_device(backend, param, grad, *states)
+    outs = [backend.memory.zeros((n,), dtype) for _ in states]
+    saved = backend.memory.zeros((n,), dtype)
+    assert _checked_call(backend, config, c_param, c_grad, c_states, outs, saved, 3) is True
+    got_param, got_saved, *rest = on_host(backend, c_param, saved, *c_states, *outs)
+    np.testing.assert_array_equal(got_param, want_param)
+    np.testing.assert_array_equal(got_saved, param)
+    for before, after_in, after_out, want in zip(
+        states, rest[: len(states)], rest[len(states) :], want_states, strict=True
+    ):
+        np.testing.assert_array_equal(after_in, before)
+        if CONFIGS[config][2].get("momentum", 1.0) or config.startswith("rmsprop"):
+            np.testing.assert_array_equal(after_out, want)
+
+
+@pytest.mark.parametrize("config", ["sgd", "sgd_momentum", "adam", "rmsprop", "rmsprop_momentum"])
+@pytest.mark.parametrize("where", [0, 16_383, 16_384, 89_999])  # chunk edges, the last element
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_checked_update_reports_a_non_finite_parameter(backend, config, where, bad):
+    """One NaN or Inf gradient anywhere (any chunk) makes the kernel return False, with the old
+    parameters in ``saved`` and the input state untouched."""
+    n = _length(backend, 90_000)
+    param, grad, states = _checked_setup(backend, config, n, np.float32, seed=1)
+    grad[where % n] = bad
+    d_param, d_grad, *d_states = on_device(backend, param, grad, *states)
+    outs = [backend.memory.zeros((n,), np.float32) for _ in states]
+    saved = backend.memory.zeros((n,), np.float32)
+    assert _checked_call(backend, config, d_param, d_grad, d_states, outs, saved, 1) is False
+    got_saved, *got_states = on_host(backend, saved, *d_states)
+    np.testing.assert_array_equal(got_saved, param)
+    for got, want in zip(got_states, states, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_checked_update_reports_an_overflow_from_finite_gradients():
+    """Finite inputs whose update overflows float32 (a huge learning rate) are reported."""
+    from fastnn.kernels.cpu import optimizers
+
+    p, g = np.full(5, 1e38, np.float32), np.full(5, -1e3, np.float32)
+    before = p.copy()
+    saved = np.zeros(5, np.float32)
+    empty = np.zeros(0, np.float32)
+    assert not optimizers.sgd_update_checked(p, g, empty, empty, saved, 1e36, 0.0, False, 0.0)
+    np.testing.assert_array_equal(saved, before)
+    assert np.isinf(p).all()  # the kernel wrote the step; the caller restores from saved
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        lambda: fastnn.optimizers.Adam(learning_rate=0.01),
+        lambda: fastnn.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+        lambda: fastnn.optimizers.SGD(learning_rate=0.1),
+        lambda: fastnn.optimizers.RMSprop(momentum=0.5),
+        lambda: fastnn.optimizers.RMSprop(),
+    ],
+)
+def test_apply_checked_stands_or_undoes_exactly(optimizer):
+    """``apply_checked`` equals ``apply`` when the step is finite (state swapped in, counter
+    advanced), and leaves parameters, state and counter bit for bit as they were when not."""
+    from fastnn.backend import get_backend
+
+    backend = get_backend("cpu")
+    rng = np.random.default_rng(2)
+    n = 50_000
+    checked, plain = optimizer(), optimizer()
+    for opt in (checked, plain):
+        opt.build(n, np.float32, backend)
+    p_checked = rng.standard_normal(n).astype(np.float32)
+    p_plain = p_checked.copy()
+    saved = np.empty(n, np.float32)
+    for _ in range(3):
+        g = rng.standard_normal(n).astype(np.float32)
+        assert checked.apply_checked(p_checked, g, saved) is True
+        plain.apply(p_plain, g)
+    np.testing.assert_array_equal(p_checked, p_plain)
+    assert checked.iterations == plain.iterations == 3
+    for name in checked.state_names:
+        np.testing.assert_array_equal(checked.state[name], plain.state[name])
+
+    before = p_checked.copy(), {k: a.copy() for k, a in checked.state.items()}
+    g = rng.standard_normal(n).astype(np.float32)
+    g[n // 2] = np.nan
+    assert checked.apply_checked(p_checked, g, saved) is False
+    np.testing.assert_array_equal(p_checked, before[0])
+    assert checked.iterations == 3
+    for name, array in checked.state.items():
+        np.testing.assert_array_equal(array, before[1][name])

@@ -24,11 +24,24 @@ with no conversions.  The arrays are split into chunks of ``CHUNK`` elements
 run by ``prange``; element updates are independent, so the result does not
 depend on the thread count or the split.
 
+Each update also has a *checked* twin (``adam_update_checked``, ...), the
+one a ``Network``'s guarded step calls: it updates the parameter in place as
+well, but writes the new state into separate ``*_out`` arrays (the old state
+stays as it was), copies the old parameter into ``param_saved`` in the same
+pass, and returns whether every new parameter is finite.  A step that would
+write NaN or Inf is then undone exactly by copying ``param_saved`` back and
+keeping the old state, at the cost of one extra store per parameter instead
+of separate backup copies and a finiteness pass.  The checked and in-place
+loops are separate functions: passing the same array as input and output
+would defeat LLVM's alias checks and leave the in-place loop scalar (twice
+slower, measured).
+
 Every function is compiled with ``error_model="numpy"``: a division by zero
 gives inf/nan as in NumPy instead of raising, which takes a branch out of each
 loop and lets LLVM vectorize it.
 """
 
+import numpy as np
 from numba import njit, prange
 
 from fastnn.kernels.scalar import (
@@ -90,6 +103,90 @@ def _rmsprop_momentum_chunk(
             param[i], grad[i], velocity[i], buffer[i], learning_rate, rho, one_minus_rho,
             momentum, epsilon, decay,
         )  # fmt: skip
+
+
+# ------------------------------------------------------------------ checked chunk loops
+# Each returns the number of new parameters that are not finite; new state goes to the
+# ``*_out`` arrays and the old parameter to ``saved``, so the inputs can be restored.
+
+
+@njit(cache=True, error_model="numpy")
+def _sgd_checked_chunk(param, grad, saved, learning_rate, decay):
+    bad = 0
+    for i in range(param.shape[0]):
+        p = param[i]
+        saved[i] = p
+        p = sgd_element_native(p, grad[i], learning_rate, decay)
+        param[i] = p
+        bad += not np.isfinite(p)
+    return bad
+
+
+@njit(cache=True, error_model="numpy")
+def _sgd_momentum_checked_chunk(
+    param, grad, velocity, velocity_out, saved, learning_rate, momentum, nesterov, decay
+):
+    bad = 0
+    for i in range(param.shape[0]):
+        p = param[i]
+        saved[i] = p
+        p, velocity_out[i] = sgd_momentum_element_native(
+            p, grad[i], velocity[i], learning_rate, momentum, nesterov, decay
+        )
+        param[i] = p
+        bad += not np.isfinite(p)
+    return bad
+
+
+@njit(cache=True, error_model="numpy")
+def _adam_checked_chunk(
+    param, grad, m, v, m_out, v_out, saved, step_size, one_minus_beta_1, one_minus_beta_2,
+    epsilon, decay,
+):  # fmt: skip
+    bad = 0
+    for i in range(param.shape[0]):
+        p = param[i]
+        saved[i] = p
+        p, m_out[i], v_out[i] = adam_element_native(
+            p, grad[i], m[i], v[i], step_size, one_minus_beta_1, one_minus_beta_2, epsilon, decay
+        )
+        param[i] = p
+        bad += not np.isfinite(p)
+    return bad
+
+
+@njit(cache=True, error_model="numpy")
+def _rmsprop_checked_chunk(
+    param, grad, velocity, velocity_out, saved, learning_rate, rho, one_minus_rho, epsilon, decay
+):
+    bad = 0
+    for i in range(param.shape[0]):
+        p = param[i]
+        saved[i] = p
+        p, velocity_out[i] = rmsprop_element_native(
+            p, grad[i], velocity[i], learning_rate, rho, one_minus_rho, epsilon, decay
+        )
+        param[i] = p
+        bad += not np.isfinite(p)
+    return bad
+
+
+@njit(cache=True, error_model="numpy")
+def _rmsprop_momentum_checked_chunk(
+    param, grad, velocity, buffer, velocity_out, buffer_out, saved, learning_rate, rho,
+    one_minus_rho, momentum, epsilon, decay,
+):  # fmt: skip
+    bad = 0
+    for i in range(param.shape[0]):
+        p = param[i]
+        saved[i] = p
+        p, velocity_out[i], buffer_out[i] = rmsprop_momentum_element_native(
+            p, grad[i], velocity[i], buffer[i], learning_rate, rho, one_minus_rho, momentum,
+            epsilon, decay,
+        )  # fmt: skip
+        param[i] = p
+        bad += not np.isfinite(p)
+    return bad
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -239,3 +336,168 @@ def rmsprop_update(
             _rmsprop_momentum_chunk(param[lo:hi], grad[lo:hi], velocity[lo:hi],
                                     momentum_buffer[lo:hi], lr, r, one_minus_rho, mu, eps,
                                     decay)  # fmt: skip
+
+
+# ----------------------------------------------------------------------- checked updates
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def sgd_update_checked(
+    param, grad, velocity, velocity_out, param_saved, learning_rate, momentum, nesterov,
+    weight_decay,
+):  # fmt: skip
+    """``sgd_update`` that keeps what it needs to be undone; returns whether it left ``param``
+    finite.
+
+    Parameters
+    ----------
+    param, grad : ndarray, shape (n,), float32 or float64
+        ``param`` is updated in place.
+    velocity, velocity_out : ndarray, shape (n,), dtype of ``param``
+        The momentum state before and after the step (distinct arrays);
+        ``velocity`` is only read.  Both untouched (may be empty) when
+        ``momentum == 0``.
+    param_saved : ndarray, shape (n,), dtype of ``param``
+        Receives ``param`` as it was before the step.
+    learning_rate, momentum, nesterov, weight_decay
+        As ``sgd_update``.
+
+    Returns
+    -------
+    bool
+        ``True`` when every updated element of ``param`` is finite.
+    """
+    n = param.shape[0]
+    lr = param.dtype.type(learning_rate)
+    decay = param.dtype.type(learning_rate * weight_decay)
+    mu = param.dtype.type(momentum)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = 0
+    if momentum == 0:
+        if n < PARALLEL_MIN_SIZE:
+            bad = _sgd_checked_chunk(param, grad, param_saved, lr, decay)
+        else:
+            for c in prange(n_chunks):
+                lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+                bad += _sgd_checked_chunk(param[lo:hi], grad[lo:hi], param_saved[lo:hi], lr,
+                                          decay)  # fmt: skip
+        return bad == 0
+    if n < PARALLEL_MIN_SIZE:
+        bad = _sgd_momentum_checked_chunk(param, grad, velocity, velocity_out, param_saved, lr, mu,
+                                          nesterov, decay)  # fmt: skip
+    else:
+        for c in prange(n_chunks):
+            lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+            bad += _sgd_momentum_checked_chunk(
+                param[lo:hi], grad[lo:hi], velocity[lo:hi], velocity_out[lo:hi],
+                param_saved[lo:hi], lr, mu, nesterov, decay,
+            )  # fmt: skip
+    return bad == 0
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def adam_update_checked(
+    param, grad, m, v, m_out, v_out, param_saved, step, learning_rate, beta_1, beta_2, epsilon,
+    weight_decay,
+):  # fmt: skip
+    """``adam_update`` that keeps what it needs to be undone; returns whether it left ``param``
+    finite.
+
+    Parameters
+    ----------
+    param, grad : ndarray, shape (n,), float32 or float64
+        ``param`` is updated in place.
+    m, v : ndarray, shape (n,), dtype of ``param``
+        The moments before the step; only read.
+    m_out, v_out : ndarray, shape (n,), dtype of ``param``
+        Receive the moments after the step (distinct from ``m`` and ``v``).
+    param_saved : ndarray, shape (n,), dtype of ``param``
+        Receives ``param`` as it was before the step.
+    step, learning_rate, beta_1, beta_2, epsilon, weight_decay
+        As ``adam_update``.
+
+    Returns
+    -------
+    bool
+        ``True`` when every updated element of ``param`` is finite.
+    """
+    n = param.shape[0]
+    step_size = param.dtype.type(adam_step_size(learning_rate, beta_1, beta_2, step))
+    c1, c2 = param.dtype.type(1.0 - beta_1), param.dtype.type(1.0 - beta_2)
+    eps = param.dtype.type(epsilon)
+    decay = param.dtype.type(learning_rate * weight_decay)
+    if n < PARALLEL_MIN_SIZE:
+        bad = _adam_checked_chunk(param, grad, m, v, m_out, v_out, param_saved, step_size, c1, c2,
+                                  eps, decay)  # fmt: skip
+        return bad == 0
+    bad = 0
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+        bad += _adam_checked_chunk(
+            param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], m_out[lo:hi], v_out[lo:hi],
+            param_saved[lo:hi], step_size, c1, c2, eps, decay,
+        )  # fmt: skip
+    return bad == 0
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def rmsprop_update_checked(
+    param, grad, velocity, momentum_buffer, velocity_out, momentum_buffer_out, param_saved,
+    learning_rate, rho, momentum, epsilon, weight_decay,
+):  # fmt: skip
+    """``rmsprop_update`` that keeps what it needs to be undone; returns whether it left
+    ``param`` finite.
+
+    Parameters
+    ----------
+    param, grad : ndarray, shape (n,), float32 or float64
+        ``param`` is updated in place.
+    velocity, momentum_buffer : ndarray, shape (n,), dtype of ``param``
+        The state before the step; only read (``momentum_buffer`` untouched,
+        may be empty, when ``momentum == 0``).
+    velocity_out, momentum_buffer_out : ndarray, shape (n,), dtype of ``param``
+        Receive the state after the step (distinct arrays; the buffer only
+        when ``momentum != 0``).
+    param_saved : ndarray, shape (n,), dtype of ``param``
+        Receives ``param`` as it was before the step.
+    learning_rate, rho, momentum, epsilon, weight_decay
+        As ``rmsprop_update``.
+
+    Returns
+    -------
+    bool
+        ``True`` when every updated element of ``param`` is finite.
+    """
+    n = param.shape[0]
+    lr, r = param.dtype.type(learning_rate), param.dtype.type(rho)
+    one_minus_rho = param.dtype.type(1.0 - rho)
+    mu, eps = param.dtype.type(momentum), param.dtype.type(epsilon)
+    decay = param.dtype.type(learning_rate * weight_decay)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = 0
+    if momentum == 0:
+        if n < PARALLEL_MIN_SIZE:
+            bad = _rmsprop_checked_chunk(param, grad, velocity, velocity_out, param_saved, lr, r,
+                                         one_minus_rho, eps, decay)  # fmt: skip
+        else:
+            for c in prange(n_chunks):
+                lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+                bad += _rmsprop_checked_chunk(
+                    param[lo:hi], grad[lo:hi], velocity[lo:hi], velocity_out[lo:hi],
+                    param_saved[lo:hi], lr, r, one_minus_rho, eps, decay,
+                )  # fmt: skip
+        return bad == 0
+    if n < PARALLEL_MIN_SIZE:
+        bad = _rmsprop_momentum_checked_chunk(
+            param, grad, velocity, momentum_buffer, velocity_out, momentum_buffer_out, param_saved,
+            lr, r, one_minus_rho, mu, eps, decay,
+        )  # fmt: skip
+    else:
+        for c in prange(n_chunks):
+            lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+            bad += _rmsprop_momentum_checked_chunk(
+                param[lo:hi], grad[lo:hi], velocity[lo:hi], momentum_buffer[lo:hi],
+                velocity_out[lo:hi], momentum_buffer_out[lo:hi], param_saved[lo:hi], lr, r,
+                one_minus_rho, mu, eps, decay,
+            )  # fmt: skip
+    return bad == 0
