@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from fastnn.benchmark.timing import Settings, interleaved
+from fastnn.benchmark.timing import SETTLE_S, Settings, interleaved
 
 __all__ = ["Product", "step_products", "gemm_callables", "gemm_rates", "step_gemm_flops"]
 
@@ -118,7 +118,9 @@ def gemm_rates(
         ops = p.operands(dtype, rng)
         callables[f"{p.name} numpy"] = _numpy_call(*ops)
         callables[f"{p.name} njit"] = _njit_call(*ops)
-    medians = {name: t.median for name, t in interleaved(callables, settings).items()}
+    # NumPy's and SciPy's OpenBLAS are two thread pools: let each go idle before the other runs.
+    timed = interleaved(callables, settings, settle=SETTLE_S)
+    medians = {name: t.median for name, t in timed.items()}
     rows = []
     for p in products:
         numpy_s, njit_s = medians[f"{p.name} numpy"], medians[f"{p.name} njit"]

@@ -24,7 +24,7 @@ import numpy as np
 from fastnn.benchmark.cases import FAMILIES, REGISTRY, SIZES, Context, OpSpec
 from fastnn.benchmark.limits import Limits
 from fastnn.benchmark.machine import machine_info, startup_latency
-from fastnn.benchmark.timing import Settings, Timing, interleaved, measure
+from fastnn.benchmark.timing import SETTLE_S, Settings, Timing, interleaved, measure
 
 __all__ = ["SCHEMA", "OPTIONAL_SIDES", "Task", "Result", "select", "run", "import_torch"]
 
@@ -211,7 +211,9 @@ def _run_task(
             result.error = message if result.error is None else f"{result.error}; {message}"
     if ready:
         progress("all sides, interleaved")
-        timings = interleaved(ready, settings)
+        # The interleaved cases put sides with their own thread pools (NumPy's BLAS,
+        # PyTorch, XLA) between fastnn's samples: let each pool go idle first.
+        timings = interleaved(ready, settings, settle=SETTLE_S)
     for side, timing in timings.items():
         if side.startswith("baseline "):
             result.baselines[side.split(" ", 1)[1]] = timing

@@ -37,6 +37,7 @@ from fastnn.kernels.scalar import (
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
+_LANES, _LANES2, _LANES3 = (np.uint64(k * RNG_LANES) for k in (1, 2, 3))
 
 
 @njit(cache=True, forceinline=True, error_model="numpy")
@@ -117,14 +118,43 @@ def _block(j, c2, c3, k0, k1):
     return philox4x32_10(ju & _MASK32, ju >> _U32, c2, c3, k0, k1)
 
 
+def _store_slots(out, i, values, dist, a, b, lo, hi):
+    """``out[i + s * RNG_LANES] = a + b values[s]`` for every slot (compiled by the overload)."""
+    raise NotImplementedError("only callable from compiled code")
+
+
+@overload(_store_slots, jit_options=dict(error_model="numpy"))
+def _store_slots_overload(out, i, values, dist, a, b, lo, hi):
+    """One straight-line store per slot, picked by the tuple's length at compile time.
+
+    Written out rather than looped: with a loop over the slots the float32
+    normal fill measured 1.36x slower than the straight stores (4096x4096, 2
+    threads, medians of interleaved runs), the slot loop being left rolled.
+    """
+    if len(values) == 4:
+
+        def store4(out, i, values, dist, a, b, lo, hi):
+            out[i] = _finish(dist, values[0], a, b, lo, hi)
+            out[i + _LANES] = _finish(dist, values[1], a, b, lo, hi)
+            out[i + _LANES2] = _finish(dist, values[2], a, b, lo, hi)
+            out[i + _LANES3] = _finish(dist, values[3], a, b, lo, hi)
+
+        return store4
+
+    def store2(out, i, values, dist, a, b, lo, hi):
+        out[i] = _finish(dist, values[0], a, b, lo, hi)
+        out[i + _LANES] = _finish(dist, values[1], a, b, lo, hi)
+
+    return store2
+
+
 @njit(cache=True, forceinline=True, error_model="numpy")
 def _full_chunk(out, base, block0, c2, c3, k0, k1, dist, a, b, lo, hi):
     """All values of one chunk, stored from ``out[base]``, slot by slot.
 
     Slot ``s`` of lane ``lane`` is ``out[base + s * RNG_LANES + lane]``: for
-    a fixed slot the lanes are contiguous, and the slot loop (a constant trip
-    count, the length of the values tuple) is unrolled, so LLVM vectorizes
-    the lane loop.  Indices are unsigned so Numba emits no negative-index
+    a fixed slot the lanes are contiguous, and the slots are stored one
+    statement each (``_store_slots``), so LLVM vectorizes the lane loop.  Indices are unsigned so Numba emits no negative-index
     wraparound, which would otherwise keep the stores from being recognised
     as contiguous.
     """
@@ -133,8 +163,7 @@ def _full_chunk(out, base, block0, c2, c3, k0, k1, dist, a, b, lo, hi):
         w0, w1, w2, w3 = _block(block0 + lane, c2, c3, k0, k1)
         values = _block_values(out, dist, w0, w1, w2, w3)
         i = start + np.uint64(lane)
-        for slot in range(len(values)):
-            out[i + np.uint64(slot * RNG_LANES)] = _finish(dist, values[slot], a, b, lo, hi)
+        _store_slots(out, i, values, dist, a, b, lo, hi)
 
 
 @njit(cache=True)
