@@ -45,10 +45,11 @@ def step_breakdown(net, x: np.ndarray, labels: np.ndarray, settings: Settings | 
         for index, (kernel, args) in enumerate(calls):
             name = f"{phase} {index} {_call_name(kernel, args)}"
             callables[name] = lambda kernel=kernel, args=args: kernel(*args)
-    params, grads = net._params, net._grads
-    callables[f"update {type(net.optimizer).__name__} {params.size}"] = lambda: net.optimizer.apply(
-        params, grads
-    )
+    from fastnn import guards
+
+    # The update as the step runs it: the checked kernel, which can be undone.
+    name = f"update {type(net.optimizer).__name__} {net._params.size} (checked)"
+    callables[name] = lambda: guards.guarded_update(net)
     measured = interleaved(callables, settings)
     timings = {name: t.median for name, t in measured.items()}
     fastest = {name: min(t.samples) for name, t in measured.items()}

@@ -154,9 +154,9 @@ def _full_chunk(out, base, block0, c2, c3, k0, k1, dist, a, b, lo, hi):
 
     Slot ``s`` of lane ``lane`` is ``out[base + s * RNG_LANES + lane]``: for
     a fixed slot the lanes are contiguous, and the slots are stored one
-    statement each (``_store_slots``), so LLVM vectorizes the lane loop.  Indices are unsigned so Numba emits no negative-index
-    wraparound, which would otherwise keep the stores from being recognised
-    as contiguous.
+    statement each (``_store_slots``), so LLVM vectorizes the lane loop.
+    Indices are unsigned so Numba emits no negative-index wraparound, which
+    would otherwise keep the stores from being recognised as contiguous.
     """
     start = np.uint64(base)
     for lane in range(RNG_LANES):
