@@ -92,6 +92,20 @@ def test_matches_reference(backend, name, dtype, shape):
 
 
 @pytest.mark.parametrize("name", LOSSES)
+def test_parallel_path_matches_reference(name):
+    """Above the CPU kernels' PARALLEL_MIN_SIZE the blocks are split over threads."""
+    from fastnn.kernels.cpu import losses as kernels
+
+    shape = (28_411, 37)
+    assert shape[0] * shape[1] >= kernels.PARALLEL_MIN_SIZE
+    x, target = make_inputs(name, shape, np.float32, np.random.default_rng(3))
+    loss, grad = getattr(functional, name)(x, target)
+    ref_loss, ref_grad = getattr(reference, name)(x, target)
+    assert loss == pytest.approx(ref_loss, rel=LOSS_RTOL)  # LOSS_RTOL: float64 on both sides
+    assert_grad_close(grad, ref_grad, name, x, target)
+
+
+@pytest.mark.parametrize("name", LOSSES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kernel_contract(backend, name, dtype):
     """The kernel writes into preallocated outputs and returns None, crossing several row blocks."""
@@ -243,9 +257,10 @@ import hashlib
 import numpy as np
 from fastnn import functional
 rng = np.random.default_rng(7)
-x = (5 * rng.standard_normal((4099, 37))).astype(np.float32)
-labels = rng.integers(0, 37, size=4099)
-targets = rng.random((4099, 37)).astype(np.float32)
+# 28_411 x 37 = 1_051_207 elements: above kernels.PARALLEL_MIN_SIZE (the prange path).
+x = (5 * rng.standard_normal((28_411, 37))).astype(np.float32)
+labels = rng.integers(0, 37, size=28_411)
+targets = rng.random((28_411, 37)).astype(np.float32)
 for loss, grad in (
     functional.softmax_cross_entropy(x, labels),
     functional.binary_cross_entropy(x, targets),

@@ -33,8 +33,9 @@ from fastnn import functional, reference
 from tests.helpers import on_device, on_host, run_with_threads
 
 DTYPES = [np.float32, np.float64]
-# (1,) and odd sizes; 300*300 = 90000 crosses kernels.PARALLEL_MIN_SIZE (the prange path).
-SHAPES = [(1,), (7,), (33, 17), (130, 65), (300, 300)]
+# (1,) and odd sizes; 300*300 spans several CHUNKs on one thread, 1025*1025 crosses
+# kernels.PARALLEL_MIN_SIZE (the prange path).
+SHAPES = [(1,), (7,), (33, 17), (130, 65), (300, 300), (1025, 1025)]
 
 # name -> (function name, number of state arrays, keyword arguments)
 CONFIGS = {
@@ -140,7 +141,7 @@ def test_twenty_steps_match_reference(backend, config, dtype, shape):
 @pytest.mark.parametrize("config", CONFIGS)
 def test_twenty_functional_steps_match_reference(config):
     """The validated entry points run the same updates (float32, the prange path)."""
-    ours, ref = run_both(config, (300, 300), np.float32, n_steps=20)
+    ours, ref = run_both(config, (1025, 1025), np.float32, n_steps=20)
     for actual, expected in zip(ours, ref, strict=True):
         assert_state_close(actual, expected, n_steps=20)
 
@@ -347,14 +348,14 @@ def test_validation_errors(name, args, kwargs, error, match):
 
 
 def test_float32_updates_are_identical_on_one_and_two_threads():
-    """Adam and RMSprop over 100_000 float32 elements (several CHUNKs, the prange path)."""
+    """Adam and RMSprop over 1_100_000 float32 elements (several CHUNKs, the prange path)."""
     script = """
         import hashlib
         import numpy as np
         from fastnn.kernels.cpu import optimizers
         rng = np.random.default_rng(0)
-        p, g = (rng.standard_normal(100_000).astype(np.float32) for _ in range(2))
-        m, v, b = (np.zeros(100_000, np.float32) for _ in range(3))
+        p, g = (rng.standard_normal(1_100_000).astype(np.float32) for _ in range(2))
+        m, v, b = (np.zeros(1_100_000, np.float32) for _ in range(3))
         for step in range(1, 4):
             optimizers.adam_update(p, g, m, v, step, 1e-3, 0.9, 0.999, 1e-7, 0.01)
             optimizers.rmsprop_update(p, g, v, b, 1e-3, 0.9, 0.5, 1e-7, 0.0)
@@ -422,14 +423,14 @@ def _checked_setup(backend, config, n, dtype, seed=0):
 
 
 def _length(backend, n: int) -> int:
-    """``n`` on the CPU (90_000 crosses PARALLEL_MIN_SIZE and ends in a partial CHUNK); under
+    """``n`` on the CPU (1_100_000 crosses PARALLEL_MIN_SIZE and ends in a partial CHUNK); under
     the CUDA simulator, which runs every thread in Python, 300 still spans several blocks."""
     return n if backend.name == "cpu" else min(n, 300)
 
 
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n", [7, 90_000])
+@pytest.mark.parametrize("n", [7, 90_000, 1_100_000])
 def test_checked_update_is_the_in_place_update(backend, config, dtype, n):
     """Same bits as the in-place kernel: parameter in place, new state in the outputs, the old
     parameter in ``saved``, the input state untouched, and ``True``."""
@@ -460,7 +461,7 @@ def test_checked_update_is_the_in_place_update(backend, config, dtype, n):
 def test_checked_update_reports_a_non_finite_parameter(backend, config, where, bad):
     """One NaN or Inf gradient anywhere (any chunk) makes the kernel return False, with the old
     parameters in ``saved`` and the input state untouched."""
-    n = _length(backend, 90_000)
+    n = _length(backend, 1_100_000)
     param, grad, states = _checked_setup(backend, config, n, np.float32, seed=1)
     grad[where % n] = bad
     d_param, d_grad, *d_states = on_device(backend, param, grad, *states)

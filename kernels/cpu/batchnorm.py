@@ -74,10 +74,13 @@ from fastnn.kernels.scalar import (
 )
 
 #: Below this many elements a pass runs on the calling thread.  Starting a
-#: parallel region costs about 1.5 us on an idle 2-core machine, but on a
-#: busy one the second thread often waits for a time slice, and a pass over
-#: 65536 float32 elements takes only about 12 us on one core.
-PARALLEL_MIN_SIZE = 1 << 16
+#: parallel region of Numba's workqueue layer (the one fastnn selects, see
+#: ``fastnn/__init__.py``) measured 100-170 us on the 2-core VMs this was tuned
+#: on (an empty ``prange`` loop: median 143 us, fastest 18 us), more than a
+#: whole pass over 1024x256 float32 on one core (about 85-140 us), so a
+#: training-mode forward at that shape ran in 0.51 ms on two threads and in
+#: 0.26 ms on one.  From 2**20 elements a pass is long enough to gain.
+PARALLEL_MIN_SIZE = 1 << 20
 
 
 @njit(cache=True)

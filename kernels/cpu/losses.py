@@ -30,6 +30,11 @@ from numba import njit, prange
 from fastnn.kernels.cpu.reduce import BLOCK_ROWS
 from fastnn.kernels.scalar import logistic_loss_and_sigmoid, squared_error
 
+#: Below this many elements the loss runs on the calling thread: a parallel region
+#: costs 100-170 us here (see ``batchnorm.PARALLEL_MIN_SIZE``), more than the loss of
+#: a 1024x10 batch takes on one core.
+PARALLEL_MIN_SIZE = 1 << 20
+
 
 @njit(cache=True, error_model="numpy")
 def _sum_in_order(partials):
@@ -60,7 +65,7 @@ def _blocked_loss_sum(rows, values, targets, grad, work):
     n = values.shape[0]
     n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     partials = work[0, :n_blocks, 0]
-    if n_blocks == 1:  # one block: a parallel region would cost more than the work
+    if n_blocks == 1 or values.size < PARALLEL_MIN_SIZE:  # a parallel region would cost more
         partials[0] = rows(values, targets, grad, 0, n)
     else:
         for b in prange(n_blocks):

@@ -57,10 +57,11 @@ from fastnn.kernels.scalar import (
 #: so a chunk of every array an update touches (up to five) stays in the 2 MiB L2 while it
 #: is updated, and 270k parameters (the benchmarked network) make 17 chunks to balance.
 CHUNK = 16384
-#: Below this many elements the update runs on one thread: starting and joining a
-#: parallel region costs several microseconds (far more on a loaded machine), about what
-#: one core needs for 32768 Adam elements in cache.
-PARALLEL_MIN_SIZE = 32768
+#: Below this many elements the update runs on one thread: starting a parallel
+#: region of the workqueue layer measured 100-170 us here (``batchnorm``'s
+#: note), about what one core needs for 270k Adam elements in cache, so the
+#: benchmarked network's update (270k parameters) is faster on one thread.
+PARALLEL_MIN_SIZE = 1 << 20
 
 
 @njit(cache=True, error_model="numpy")
