@@ -110,6 +110,18 @@ def _grad_block(dy, y, code, negative_slope, dz, partial, start, stop):
 
 
 @njit(cache=True)
+def _column_sums_block(a, partial, start, stop):
+    """``partial[j] = sum of a[start:stop, j]`` in float64, rows in order."""
+    m = a.shape[1]
+    for j in range(m):
+        partial[j] = 0.0
+    for i in range(start, stop):
+        row = a[i]
+        for j in range(m):
+            partial[j] += row[j]
+
+
+@njit(cache=True)
 def dense_forward(x, W, b, code, negative_slope, y):
     """Dense layer forward pass: ``y = f(x @ W + b)``.
 
@@ -158,7 +170,10 @@ def dense_backward(dy, x, W, y, code, negative_slope, dz, dx, dW, db, work, need
     negative_slope : float
         Leaky-relu negative slope, ``>= 0``.
     dz : ndarray, shape (batch, n_out), same dtype
-        Gradient with respect to the pre-activation, overwritten.  May alias ``dy``.
+        Gradient with respect to the pre-activation, overwritten.  May be ``dy``
+        itself: for a linear layer nothing is then written (``dz = dy``); for
+        any other activation a separate buffer is faster, since the in-place
+        epilogue loop fails LLVM's alias check and runs scalar.
     dx : ndarray, shape (batch, n_in), same dtype
         Gradient with respect to ``x``, overwritten when ``need_dx``.
     dW : ndarray, shape (n_in, n_out), same dtype
@@ -178,10 +193,16 @@ def dense_backward(dy, x, W, y, code, negative_slope, dz, dx, dW, db, work, need
     """
     n = y.shape[0]
     nb = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    for blk in range(nb):
-        start = blk * BLOCK_ROWS
-        stop = min(n, start + BLOCK_ROWS)
-        _grad_block(dy, y, code, negative_slope, dz, work[0, blk], start, stop)
+    if code == LINEAR and dz.ctypes.data == dy.ctypes.data:
+        # dz is dy already: only the bias gradient's column sums remain (the same
+        # float64 sums as below, so the same bits), one read of dy and no store.
+        for blk in range(nb):
+            _column_sums_block(dy, work[0, blk], blk * BLOCK_ROWS, min(n, (blk + 1) * BLOCK_ROWS))
+    else:
+        for blk in range(nb):
+            start = blk * BLOCK_ROWS
+            stop = min(n, start + BLOCK_ROWS)
+            _grad_block(dy, y, code, negative_slope, dz, work[0, blk], start, stop)
     combine_blocks(work[0], nb, db)
     np.dot(x.T, dz, dW)
     if need_dx:
