@@ -33,9 +33,10 @@ from fastnn import functional, reference
 from tests.helpers import on_device, on_host, run_with_threads
 
 DTYPES = [np.float32, np.float64]
-# (1,) and odd sizes; 300*300 spans several CHUNKs on one thread, 1025*1025 crosses
-# kernels.PARALLEL_MIN_SIZE (the prange path).
-SHAPES = [(1,), (7,), (33, 17), (130, 65), (300, 300), (1025, 1025)]
+# (1,) and odd sizes; 300*300 spans several CHUNKs on one thread.  PARALLEL_SHAPE,
+# 1025*1025, crosses kernels.PARALLEL_MIN_SIZE (the prange path).
+SHAPES = [(1,), (7,), (33, 17), (130, 65), (300, 300)]
+PARALLEL_SHAPE = (1025, 1025)
 
 # name -> (function name, number of state arrays, keyword arguments)
 CONFIGS = {
@@ -140,10 +141,22 @@ def test_twenty_steps_match_reference(backend, config, dtype, shape):
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_twenty_functional_steps_match_reference(config):
-    """The validated entry points run the same updates (float32, the prange path)."""
-    ours, ref = run_both(config, (1025, 1025), np.float32, n_steps=20)
+    """The validated entry points run the same updates (float32)."""
+    ours, ref = run_both(config, (300, 300), np.float32, n_steps=20)
     for actual, expected in zip(ours, ref, strict=True):
         assert_state_close(actual, expected, n_steps=20)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_parallel_path_matches_reference(config, dtype):
+    """Above PARALLEL_MIN_SIZE the chunks are split over threads: three steps (the CPU)."""
+    from fastnn.kernels.cpu import optimizers as kernels
+
+    assert PARALLEL_SHAPE[0] * PARALLEL_SHAPE[1] >= kernels.PARALLEL_MIN_SIZE
+    ours, ref = run_both(config, PARALLEL_SHAPE, dtype, n_steps=3)
+    for actual, expected in zip(ours, ref, strict=True):
+        assert_state_close(actual, expected, n_steps=3)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
