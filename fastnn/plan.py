@@ -82,6 +82,32 @@ class Plan:
     loss_value: Any = None
     loss_work: Any = None
     correct_count: Any = None
+    #: The array the calls read as the batch (``x`` unless ``bind_input`` changed it), and
+    #: where those calls are: ``(call list, index)`` pairs, found on first use.
+    bound_input: Any = None
+    _input_slots: list | None = field(default=None, repr=False)
+
+    def bind_input(self, a) -> None:
+        """Make every bound call that reads the batch read ``a`` instead (``x`` to go back).
+
+        ``a`` must have ``x``'s shape and dtype on the same device (the backend's
+        ``memory.stage_input`` decides which array that is); no kernel writes it.
+        """
+        current = self.x if self.bound_input is None else self.bound_input
+        if a is current:
+            return
+        if self._input_slots is None:
+            lists = (self.forward, self.output_calls, self.loss, self.accuracy, self.backward)
+            self._input_slots = [
+                (calls, i)
+                for calls in lists
+                for i, (_, args) in enumerate(calls)
+                if any(arg is current for arg in args)
+            ]
+        for calls, i in self._input_slots:
+            kernel, args = calls[i]
+            calls[i] = Call(kernel, tuple(a if arg is current else arg for arg in args))
+        self.bound_input = a
 
 
 def make_plan(

@@ -315,9 +315,15 @@ def train_on_batch(network, x, y):
     _check_training_batch(network, x.shape[0], "train_on_batch")
     memory = network._backend.memory
     plan = network._plans.get(x.shape[0], True)
-    memory.copy(x, plan.x)
+    # The calls read the user's batch in place when the backend can (the CPU, for a
+    # C-contiguous array of the network's dtype), else a copy in plan.x; afterwards
+    # they read plan.x again, so the plan keeps no reference to the user's array.
+    plan.bind_input(memory.stage_input(x, plan.x))
     memory.copy(y, plan.labels)
-    loss = train_step(network, plan)
+    try:
+        loss = train_step(network, plan)
+    finally:
+        plan.bind_input(plan.x)
     if not math.isfinite(loss):
         where = f"train_on_batch (optimizer step {network.optimizer.iterations + 1})"
         raise _non_finite_loss(loss, where)

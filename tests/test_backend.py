@@ -67,6 +67,8 @@ def fake_backend(calls: collections.Counter) -> Backend:
         "zeros": lambda shape, dtype: device(m.zeros(shape, dtype)),
         "fill": lambda out, value: m.fill(_plain(out), value),
         "copy": lambda src, out: m.copy(_plain(src), _plain(out)),
+        # A device backend copies the batch into its buffer (the CPU may return src).
+        "stage_input": lambda src, out: (m.copy(_plain(src), _plain(out)), out)[1],
         "gather_rows": lambda src, index, out: m.gather_rows(
             _plain(src), _plain(index), _plain(out)
         ),

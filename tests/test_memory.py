@@ -62,3 +62,24 @@ def test_count_correct_binary(backend):
     backend.metrics.count_correct_binary(m.from_host(logits), m.from_host(targets), out)
     want = np.count_nonzero((logits > 0) == (targets > 0.5)) / 3
     assert m.read_scalar(out, 0) == want
+
+
+def test_stage_input(backend):
+    """The batch the kernels read: its values on every backend; on the CPU the array itself
+    when it can be, a copy into the buffer otherwise."""
+    m = backend.memory
+    buffer = m.empty((4, 3), np.float32)
+    src = np.arange(12, dtype=np.float32).reshape(4, 3)
+    staged = m.stage_input(src, buffer)
+    np.testing.assert_array_equal(m.to_host(staged), src)
+    if backend.name != "cpu":
+        assert staged is buffer
+        return
+    assert staged is src  # C-contiguous, writeable, the buffer's dtype: no copy
+    read_only = src.copy()
+    read_only.flags.writeable = False
+    wide = np.arange(24, dtype=np.float32).reshape(4, 6)
+    for other in (read_only, wide[:, ::2], src.astype(np.float64)):
+        staged = m.stage_input(other, buffer)
+        assert staged is buffer
+        np.testing.assert_array_equal(staged, other.astype(np.float32))

@@ -673,3 +673,36 @@ def test_matches_reference_float32(placement):
 def test_reference_network_exports():
     assert fastnn.reference.Network is reference.Network
     assert {"Network", "Dense", "BatchNormalization", "Activation"} <= set(fastnn.__all__)
+
+
+def test_train_on_batch_reads_the_batch_in_place_and_keeps_no_reference():
+    """A C-contiguous batch of the network's dtype is read where it is (no copy into the
+    plan); the result is bit for bit that of a copied batch, and afterwards no bound call
+    refers to the user's array, also after a step that raised."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((24, 6)).astype(np.float32)
+    labels = rng.integers(0, 3, 24)
+
+    def model():
+        net = Network([Dense(5, "relu", input_dim=6), BatchNormalization(), Dense(3)], seed=2,
+                      dtype="float32")  # fmt: skip
+        net.compile(optimizer="adam", loss="cross_entropy")
+        return net
+
+    in_place, copied = model(), model()
+    wide = np.zeros((24, 12), np.float32)
+    wide[:, ::2] = x  # a strided view holding the same values: staged by a copy
+    for _ in range(3):
+        assert in_place.train_on_batch(x, labels) == copied.train_on_batch(wide[:, ::2], labels)
+    for got, want in zip(in_place.get_weights(), copied.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+    plan = in_place._plans.get(24, True)
+    bad = x.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(FloatingPointError):
+        in_place.train_on_batch(bad, labels)
+    for calls in (plan.forward, plan.loss, plan.backward):
+        for _, args in calls:
+            assert not any(arg is x or arg is bad for arg in args)
+    assert plan.bound_input is plan.x

@@ -40,6 +40,9 @@ def step_breakdown(net, x: np.ndarray, labels: np.ndarray, settings: Settings | 
     settings = settings or Settings(sample_time=0.01, repeats=9, budget=2.0)
     net.train_on_batch(x, labels)
     plan = net._plans.get(x.shape[0], True)
+    # train_on_batch may read x where it is (memory.stage_input): the calls timed alone
+    # read the plan's own buffer, so it gets the batch.
+    net._backend.memory.copy(x, plan.x)
     callables = {"train_on_batch": lambda: net.train_on_batch(x, labels)}
     for phase, calls in (("fwd", plan.forward), ("loss", plan.loss), ("bwd", plan.backward)):
         for index, (kernel, args) in enumerate(calls):

@@ -23,6 +23,7 @@ __all__ = [
     "zeros",
     "fill",
     "copy",
+    "stage_input",
     "gather_rows",
     "read_scalar",
     "to_host",
@@ -127,6 +128,13 @@ def copy(src, out) -> None:
         out.copy_to_device(_as_device(src, "src"))
     else:
         out.copy_to_device(np.ascontiguousarray(src))
+
+
+def stage_input(src, buffer):
+    """The array the kernels should read for the batch ``src``: ``src`` copied into the device
+    ``buffer``, and ``buffer`` (the CPU backend may hand ``src`` itself back)."""
+    copy(src, buffer)
+    return buffer
 
 
 def gather_rows(src, index, out) -> None:
