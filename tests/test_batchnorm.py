@@ -153,7 +153,7 @@ def test_matches_reference(backend, op, activation, shape, dtype):
 @pytest.mark.parametrize(("op", "activation"), PLACEMENTS)
 def test_parallel_path_matches_reference(backend, op, activation, dtype):
     # Small inputs run on one thread; this one is above the threshold.
-    n, m = 3001, 350
+    n, m = 3001, 700
     assert n * m >= kernels.PARALLEL_MIN_SIZE
     check_against_reference(op, activation, n, m, dtype, backend=backend)
 
@@ -371,7 +371,7 @@ def test_bitwise_identical_for_1_and_2_threads():
         import numpy as np
         from fastnn import functional as F
         rng = np.random.default_rng(7)
-        n, m = 5000, 211  # above kernels.PARALLEL_MIN_SIZE: the prange path
+        n, m = 5000, 420  # above kernels.PARALLEL_MIN_SIZE: the prange path
         x = (3.0 + rng.standard_normal((n, m))).astype(np.float32)
         gamma, beta = rng.random(m).astype(np.float32), rng.random(m).astype(np.float32)
         rm, rv = np.zeros(m, np.float32), np.ones(m, np.float32)

@@ -77,10 +77,12 @@ from fastnn.kernels.scalar import (
 #: parallel region of Numba's workqueue layer (the one fastnn selects, see
 #: ``fastnn/__init__.py``) measured 100-170 us on the 2-core VMs this was tuned
 #: on (an empty ``prange`` loop: median 143 us, fastest 18 us), more than a
-#: whole pass over 1024x256 float32 on one core (about 85-140 us), so a
+#: whole pass over 1024x256 float32 on one core (about 85-140 us): a
 #: training-mode forward at that shape ran in 0.51 ms on two threads and in
-#: 0.26 ms on one.  From 2**20 elements a pass is long enough to gain.
-PARALLEL_MIN_SIZE = 1 << 20
+#: 0.26 ms on one.  At 1024x1024 one thread still won (forward 0.77 ms
+#: against 1.24 ms, backward 0.93 against 1.17 ms); at 4096x1024 two threads
+#: won (2.46 against 3.90 ms).
+PARALLEL_MIN_SIZE = 1 << 21
 
 
 @njit(cache=True)
