@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from fastnn.kernels.cpu.activations import _softmax_grad_row, _softmax_row
-from fastnn.kernels.cpu.reduce import BLOCK_ROWS, combine_blocks
+from fastnn.kernels.cpu.reduce import BLOCK_ROWS, _column_sums_block, combine_blocks
 from fastnn.kernels.scalar import (
     ELU,
     LEAKY_RELU,
@@ -107,18 +107,6 @@ def _grad_block(dy, y, code, negative_slope, dz, partial, start, stop):
             _grad_loop(dy[i], y[i], SELU, negative_slope, dz[i], partial)
         else:
             _grad_loop(dy[i], y[i], LINEAR, negative_slope, dz[i], partial)
-
-
-@njit(cache=True)
-def _column_sums_block(a, partial, start, stop):
-    """``partial[j] = sum of a[start:stop, j]`` in float64, rows in order."""
-    m = a.shape[1]
-    for j in range(m):
-        partial[j] = 0.0
-    for i in range(start, stop):
-        row = a[i]
-        for j in range(m):
-            partial[j] += row[j]
 
 
 @njit(cache=True)

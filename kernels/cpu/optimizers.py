@@ -106,6 +106,36 @@ def _rmsprop_momentum_chunk(
         )  # fmt: skip
 
 
+# ---------------------------------------------------------- hyperparameters in the dtype
+# One place for each optimizer's constants, so the in-place and the checked kernels round
+# them alike and give the same bits.
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def _sgd_constants(param, learning_rate, momentum, weight_decay):
+    """``(lr, mu, decay)`` in ``param``'s dtype."""
+    t = param.dtype.type
+    return t(learning_rate), t(momentum), t(learning_rate * weight_decay)
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def _adam_constants(param, step, learning_rate, beta_1, beta_2, epsilon, weight_decay):
+    """``(step_size, 1 - beta_1, 1 - beta_2, epsilon, decay)`` in ``param``'s dtype."""
+    t = param.dtype.type
+    step_size = t(adam_step_size(learning_rate, beta_1, beta_2, step))
+    return step_size, t(1.0 - beta_1), t(1.0 - beta_2), t(epsilon), t(learning_rate * weight_decay)
+
+
+@njit(cache=True, forceinline=True, error_model="numpy")
+def _rmsprop_constants(param, learning_rate, rho, momentum, epsilon, weight_decay):
+    """``(lr, rho, 1 - rho, mu, epsilon, decay)`` in ``param``'s dtype."""
+    t = param.dtype.type
+    return (
+        t(learning_rate), t(rho), t(1.0 - rho), t(momentum), t(epsilon),
+        t(learning_rate * weight_decay),
+    )  # fmt: skip
+
+
 # ------------------------------------------------------------------ checked chunk loops
 # Each returns the number of new parameters that are not finite; new state goes to the
 # ``*_out`` arrays and the old parameter to ``saved``, so the inputs can be restored.
@@ -216,9 +246,7 @@ def sgd_update(param, grad, velocity, learning_rate, momentum, nesterov, weight_
       :math:`p \\leftarrow p + \\mu v - \\eta g`.
     """
     n = param.shape[0]
-    lr = param.dtype.type(learning_rate)
-    decay = param.dtype.type(learning_rate * weight_decay)
-    mu = param.dtype.type(momentum)
+    lr, mu, decay = _sgd_constants(param, learning_rate, momentum, weight_decay)
     n_chunks = (n + CHUNK - 1) // CHUNK
     if momentum == 0:
         if n < PARALLEL_MIN_SIZE:
@@ -272,10 +300,9 @@ def adam_update(param, grad, m, v, step, learning_rate, beta_1, beta_2, epsilon,
     ICLR 2015.
     """
     n = param.shape[0]
-    step_size = param.dtype.type(adam_step_size(learning_rate, beta_1, beta_2, step))
-    c1, c2 = param.dtype.type(1.0 - beta_1), param.dtype.type(1.0 - beta_2)
-    eps = param.dtype.type(epsilon)
-    decay = param.dtype.type(learning_rate * weight_decay)
+    step_size, c1, c2, eps, decay = _adam_constants(
+        param, step, learning_rate, beta_1, beta_2, epsilon, weight_decay
+    )
     if n < PARALLEL_MIN_SIZE:
         _adam_chunk(param, grad, m, v, step_size, c1, c2, eps, decay)
         return
@@ -314,10 +341,9 @@ def rmsprop_update(
         b \\leftarrow \\mu b + \\Delta, \\; p \\leftarrow p - b.
     """
     n = param.shape[0]
-    lr, r = param.dtype.type(learning_rate), param.dtype.type(rho)
-    one_minus_rho = param.dtype.type(1.0 - rho)
-    mu, eps = param.dtype.type(momentum), param.dtype.type(epsilon)
-    decay = param.dtype.type(learning_rate * weight_decay)
+    lr, r, one_minus_rho, mu, eps, decay = _rmsprop_constants(
+        param, learning_rate, rho, momentum, epsilon, weight_decay
+    )
     n_chunks = (n + CHUNK - 1) // CHUNK
     if momentum == 0:
         if n < PARALLEL_MIN_SIZE:
@@ -369,9 +395,7 @@ def sgd_update_checked(
         ``True`` when every updated element of ``param`` is finite.
     """
     n = param.shape[0]
-    lr = param.dtype.type(learning_rate)
-    decay = param.dtype.type(learning_rate * weight_decay)
-    mu = param.dtype.type(momentum)
+    lr, mu, decay = _sgd_constants(param, learning_rate, momentum, weight_decay)
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = 0
     if momentum == 0:
@@ -423,10 +447,9 @@ def adam_update_checked(
         ``True`` when every updated element of ``param`` is finite.
     """
     n = param.shape[0]
-    step_size = param.dtype.type(adam_step_size(learning_rate, beta_1, beta_2, step))
-    c1, c2 = param.dtype.type(1.0 - beta_1), param.dtype.type(1.0 - beta_2)
-    eps = param.dtype.type(epsilon)
-    decay = param.dtype.type(learning_rate * weight_decay)
+    step_size, c1, c2, eps, decay = _adam_constants(
+        param, step, learning_rate, beta_1, beta_2, epsilon, weight_decay
+    )
     if n < PARALLEL_MIN_SIZE:
         bad = _adam_checked_chunk(param, grad, m, v, m_out, v_out, param_saved, step_size, c1, c2,
                                   eps, decay)  # fmt: skip
@@ -470,10 +493,9 @@ def rmsprop_update_checked(
         ``True`` when every updated element of ``param`` is finite.
     """
     n = param.shape[0]
-    lr, r = param.dtype.type(learning_rate), param.dtype.type(rho)
-    one_minus_rho = param.dtype.type(1.0 - rho)
-    mu, eps = param.dtype.type(momentum), param.dtype.type(epsilon)
-    decay = param.dtype.type(learning_rate * weight_decay)
+    lr, r, one_minus_rho, mu, eps, decay = _rmsprop_constants(
+        param, learning_rate, rho, momentum, epsilon, weight_decay
+    )
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = 0
     if momentum == 0:

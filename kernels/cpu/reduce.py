@@ -31,22 +31,28 @@ def reduction_workspace(n_rows: int, n_cols: int) -> np.ndarray:
     return np.zeros((2, n_row_blocks(n_rows), n_cols), dtype=np.float64)
 
 
+@njit(cache=True)
+def _column_sums_block(a, partial, start, stop):
+    """``partial[j] = sum of a[start:stop, j]`` in float64, rows in order: one block."""
+    m = a.shape[1]
+    for j in range(m):
+        partial[j] = 0.0
+    for i in range(start, stop):
+        row = a[i]
+        for j in range(m):
+            partial[j] += row[j]
+
+
 @njit(cache=True, parallel=True)
 def column_sums(a, work, out):
     """``out[j] = sum_i a[i, j]``, reduced in fixed row blocks, in float64.
 
     ``work`` is a ``reduction_workspace``; its first plane is overwritten.
     """
-    n, m = a.shape
+    n = a.shape[0]
     nb = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     for b in prange(nb):
-        partial = work[0, b]
-        for j in range(m):
-            partial[j] = 0.0
-        for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
-            row = a[i]
-            for j in range(m):
-                partial[j] += row[j]
+        _column_sums_block(a, work[0, b], b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS))
     combine_blocks(work[0], nb, out)
 
 
