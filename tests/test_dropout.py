@@ -17,9 +17,11 @@ from tests.helpers import on_device, on_host, run_with_threads
 from tests.test_philox import KAT_10
 
 DTYPES = [np.float32, np.float64]
-# One element, a partial chunk, exactly one chunk (1024), chunks plus a tail,
-# and one above the CPU kernel's PARALLEL_MIN_ELEMENTS (the prange path).
+# One element, a partial chunk, exactly one chunk (1024), chunks plus a tail.
 SHAPES = [(1, 1), (7, 13), (32, 32), (33, 65), (257, 129)]
+# Above the CPU kernel's PARALLEL_MIN_ELEMENTS (the prange path), ending in a
+# partial chunk: 1025 * 1031 = 1032 chunks of 1024 and 7 more elements.
+PARALLEL_SHAPE = (1025, 1031)
 
 
 def kernel_forward(backend, x, seed, stream, step, rate):
@@ -47,6 +49,27 @@ def test_forward_matches_reference_bitwise(backend, shape, dtype, rate):
     np.testing.assert_array_equal(keep, keep_ref.astype(np.uint8))
     np.testing.assert_array_equal(y, y_ref)
     assert y.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_parallel_path_matches_reference_bitwise(dtype):
+    """Above PARALLEL_MIN_ELEMENTS the chunks are split over threads (the CPU kernels)."""
+    from fastnn.kernels.cpu import dropout as kernels
+
+    assert PARALLEL_SHAPE[0] * PARALLEL_SHAPE[1] >= kernels.PARALLEL_MIN_ELEMENTS
+    assert PARALLEL_SHAPE[0] * PARALLEL_SHAPE[1] % kernels._CHUNK != 0
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(PARALLEL_SHAPE).astype(dtype)
+    args = dict(seed=2**40 + 7, stream=2**63 + 3, step=5)
+    keep = np.empty(x.shape, np.uint8)
+    y = np.empty_like(x)
+    kernels.dropout_forward(x, *args.values(), 0.3, keep, y)
+    y_ref, keep_ref = reference.dropout_forward(x, 0.3, **args)
+    np.testing.assert_array_equal(keep, keep_ref.astype(np.uint8))
+    np.testing.assert_array_equal(y, y_ref)
+    dx = np.empty_like(x)
+    kernels.dropout_backward(x, keep, 0.3, dx)
+    np.testing.assert_array_equal(dx, reference.dropout_backward(x, keep_ref, 0.3))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -92,7 +115,7 @@ def test_forward_is_the_same_on_any_thread_count():
         import hashlib
         import numpy as np
         from fastnn.kernels.cpu import dropout
-        x = np.random.default_rng(0).standard_normal((512, 300))
+        x = np.random.default_rng(0).standard_normal((1025, 1031))  # PARALLEL_SHAPE
         keep = np.empty(x.shape, np.uint8)
         y = np.empty_like(x)
         dropout.dropout_forward(x, 11, 2**63 + 2, 9, 0.4, keep, y)
