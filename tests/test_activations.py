@@ -31,9 +31,12 @@ CASES = [(name, {}) for name in ACTIVATIONS] + [
 ]
 CASE_IDS = [f"{name}{params or ''}" for name, params in CASES]
 
-# 1 feature, 1 row, odd sizes, and one above kernels.PARALLEL_MIN_ELEMENTS (prange path).
+# 1 feature, 1 row, odd sizes.
 SHAPES = [(1, 1), (7, 1), (1, 13), (33, 17), (130, 65), (257, 129)]
-assert 257 * 129 >= kernels.PARALLEL_MIN_ELEMENTS
+# Above both of the CPU kernels' thresholds (the prange path for every activation).
+PARALLEL_SHAPE = (1025, 2049)
+assert PARALLEL_SHAPE[0] * PARALLEL_SHAPE[1] >= kernels.PARALLEL_MIN_ELEMENTS
+assert kernels.PARALLEL_MIN_ELEMENTS_COSTLY <= kernels.PARALLEL_MIN_ELEMENTS
 
 
 def assert_close(actual, expected, magnitude, rtol):
@@ -110,6 +113,20 @@ def test_backward_matches_reference(backend, name, params, shape, dtype):
     expected = reference.activation_backward(dy, y, name, **params)
     # As in check_backward: max|dy| bounds every term of every backward.
     dx = kernel_backward(backend, dy, y, name, params)
+    assert_close(dx, expected, np.abs(dy).max(), RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=CASE_IDS)
+def test_parallel_path_matches_reference(name, params, dtype):
+    """Above the thresholds the rows are split over threads (the CPU kernels)."""
+    x = random(PARALLEL_SHAPE, dtype, seed=10)
+    expected = reference.activation_forward(x, name, **params)
+    y = functional.activation_forward(x, name, **params)
+    assert_close(y, expected, np.abs(expected).max(), RTOL[dtype])
+    dy = random(PARALLEL_SHAPE, dtype, seed=11)
+    expected = reference.activation_backward(dy, y, name, **params)
+    dx = functional.activation_backward(dy, y, name, **params)
     assert_close(dx, expected, np.abs(dy).max(), RTOL[dtype])
 
 
@@ -209,12 +226,14 @@ def test_non_contiguous_input_is_accepted():
 
 def test_softmax_is_deterministic_across_thread_counts():
     """The prange path gives bitwise the same result with 1 and 2 threads."""
+    assert 1025 * 600 >= kernels.PARALLEL_MIN_ELEMENTS_COSTLY
     script = """
         import hashlib
         import numpy as np
         from fastnn import functional
-        x = np.random.default_rng(8).standard_normal((300, 200))
-        dy = np.random.default_rng(9).standard_normal((300, 200))
+        # 1025 x 600 elements: above the softmax kernels' PARALLEL_MIN_ELEMENTS_COSTLY.
+        x = np.random.default_rng(8).standard_normal((1025, 600))
+        dy = np.random.default_rng(9).standard_normal((1025, 600))
         y = functional.activation_forward(x, "softmax")
         dx = functional.activation_backward(dy, y, "softmax")
         print(hashlib.sha256(y.tobytes() + dx.tobytes()).hexdigest())

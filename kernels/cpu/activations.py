@@ -8,9 +8,11 @@ Every backward pass takes the forward *output* ``y``, never the input, so a
 layer can let the output overwrite the input and keep one buffer.
 
 Work is split over rows with ``prange`` once an array has at least
-``PARALLEL_MIN_ELEMENTS`` elements; below that a thread launch costs more than
-the pass itself, so the same row loop runs serially.  (The dense kernels'
-fused passes stay serial: see ``dense`` for why, next to BLAS.)
+``PARALLEL_MIN_ELEMENTS`` elements (``PARALLEL_MIN_ELEMENTS_COSTLY`` for the
+passes that call ``exp`` or ``tanh`` per element, and softmax); below that a
+thread launch costs more than the pass itself, so the same row loop runs
+serially.  (The dense kernels' fused passes stay serial: see ``dense`` for
+why, next to BLAS.)
 """
 
 import math
@@ -30,8 +32,30 @@ from fastnn.kernels.scalar import (
     activate_grad,
 )
 
-#: Smallest element count for which a pass is split over threads.
-PARALLEL_MIN_ELEMENTS = 1 << 15
+#: Smallest element count for which a pass of a few flops per element (every
+#: pointwise backward, the linear, relu and leaky-relu forward) is split over
+#: threads.  A parallel region of the workqueue layer costs 100-170 us to start
+#: here (see ``batchnorm.PARALLEL_MIN_SIZE``).  Measured on the 2-core AVX-512
+#: machine, float32, medians, each call after 2 ms idle, one thread against
+#: two: relu forward 18 / 159 us at 256x256, 103 / 230 us at 1024x256, 282 /
+#: 403 us at 1024x1024 and 1205 / 802 us at 4096x1024; relu backward 491 /
+#: 588 us at 1024x1024.
+PARALLEL_MIN_ELEMENTS = 1 << 21
+#: The same for the forward passes that call ``exp`` or ``tanh`` per element
+#: (sigmoid, tanh, elu, selu), and softmax both ways.  Same measurements: tanh
+#: forward 1800 / 1833 us at 1024x256 and 6638 / 3539 us at 1024x1024; softmax
+#: forward 1034 / 1311 us and 4398 / 3911 us, backward 306 / 345 us and 953 /
+#: 654 us.
+PARALLEL_MIN_ELEMENTS_COSTLY = 1 << 19
+
+
+@njit(cache=True)
+def _parallel_min_elements(code, backward):
+    """The element count from which the pass for ``code`` goes over threads."""
+    cheap_forward = code == LINEAR or code == RELU or code == LEAKY_RELU
+    if code == SOFTMAX or (not backward and not cheap_forward):
+        return PARALLEL_MIN_ELEMENTS_COSTLY
+    return PARALLEL_MIN_ELEMENTS
 
 
 @njit(cache=True)
@@ -153,7 +177,7 @@ def activation_forward(x, code, negative_slope, y):
     ``m_i = max_k x[i, k]``, finite for any finite input.
     """
     n = x.shape[0]
-    if x.size < PARALLEL_MIN_ELEMENTS:
+    if x.size < _parallel_min_elements(code, False):
         for i in range(n):
             _forward_row(x[i], code, negative_slope, y[i])
     else:
@@ -185,7 +209,7 @@ def activation_backward(dy, y, code, negative_slope, dx):
     ``dx = y * (dy - sum_k dy[k] y[k])``.
     """
     n = y.shape[0]
-    if y.size < PARALLEL_MIN_ELEMENTS:
+    if y.size < _parallel_min_elements(code, True):
         for i in range(n):
             _backward_row(dy[i], y[i], code, negative_slope, dx[i])
     else:
