@@ -15,10 +15,9 @@ codes from ``fastnn.kernels.scalar``:
 Softmax is not pointwise and is never passed here.
 
 Statistics are reduced in float64 over fixed blocks of ``BLOCK_ROWS`` rows:
-each block is read once to sum and once more, while it is still in cache, to
-sum squared deviations from its own mean (two-pass, so a large common offset
-does not cancel); the blocks are then merged in block order with Chan's
-formula.  Block size and merge order do not depend on the thread count, so
+each block is read once, summing the deviations from its first row and their
+squares (shifted by one of its own values, so a large common offset does not
+cancel); the blocks are then merged in block order with Chan's formula.  Block size and merge order do not depend on the thread count, so
 results are bitwise identical for any ``NUMBA_NUM_THREADS``.
 
 Large batches are memory-bound, so a training step makes two passes over
@@ -188,25 +187,34 @@ def _statistics_block(x, a, b, pre_code, negative_slope, work):
         _pre_activate_rows(x, a, lo, hi, LEAKY_RELU, negative_slope)
     elif pre_code != LINEAR:
         _pre_activate_rows(x, a, lo, hi, pre_code, negative_slope)
-    # Two passes over the block (the second reads it from cache): the mean,
-    # then the sum of squared deviations from it.
+    # One pass over the block, shifted by its first row: with d = a - a[lo],
+    # mean = a[lo] + sum(d) / k and M2 = sum(d**2) - sum(d)**2 / k (k rows).
+    # sum(d**2) = M2 + k (mean - a[lo])**2, and since a[lo] is one of the
+    # block's values, (mean - a[lo])**2 <= M2: sum(d**2) <= (k + 1) M2 for any
+    # offset, so the subtraction loses at most log10(65) < 2 of float64's
+    # sixteen digits.  Measured against
+    # a long-double two-pass variance at offsets 3, 1e4 and 1e8 (1024x256
+    # float64), the error was at most that of the two-pass form this replaced
+    # (which read the block twice: float32 forward 725 -> 614 us at
+    # 1024x1024, 1.90 -> 1.61 ms at 4096x1024, same bits in float32).
     m = a.shape[1]
-    block_mean = work[0, b]
-    block_m2 = work[1, b]
+    shift = a[lo]
+    block_sum = work[0, b]
+    block_sq = work[1, b]
     for j in range(m):
-        block_mean[j] = 0.0
-        block_m2[j] = 0.0
-    for i in range(lo, hi):
+        block_sum[j] = 0.0
+        block_sq[j] = 0.0
+    for i in range(lo + 1, hi):
         row = a[i]
         for j in range(m):
-            block_mean[j] += row[j]
+            d = np.float64(row[j]) - np.float64(shift[j])
+            block_sum[j] += d
+            block_sq[j] += d * d
+    count = hi - lo
     for j in range(m):
-        block_mean[j] /= hi - lo
-    for i in range(lo, hi):
-        row = a[i]
-        for j in range(m):
-            d = row[j] - block_mean[j]
-            block_m2[j] += d * d
+        total = block_sum[j]
+        block_sum[j] = np.float64(shift[j]) + total / count
+        block_sq[j] = max(block_sq[j] - total * total / count, 0.0)
 
 
 @njit(cache=True)
