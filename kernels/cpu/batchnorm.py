@@ -17,8 +17,9 @@ Softmax is not pointwise and is never passed here.
 Statistics are reduced in float64 over fixed blocks of ``BLOCK_ROWS`` rows:
 each block is read once, summing the deviations from its first row and their
 squares (shifted by one of its own values, so a large common offset does not
-cancel); the blocks are then merged in block order with Chan's formula.  Block size and merge order do not depend on the thread count, so
-results are bitwise identical for any ``NUMBA_NUM_THREADS``.
+cancel); the blocks are then merged in block order with Chan's formula.
+Block size and merge order do not depend on the thread count, so results are
+bitwise identical for any ``NUMBA_NUM_THREADS``.
 
 Large batches are memory-bound, so a training step makes two passes over
 memory forward (statistics, normalize) and two backward (gradient sums,
