@@ -189,10 +189,9 @@ def _kernel_calls(dtype) -> list[tuple[str, Callable[[], None]]]:
         init.fill_constant(flat, 0.0)
 
     def dropout_layer():
-        # The argument types DropoutOp passes: Python ints for the key and the step, and a
-        # stream at 2**63 + layer position (a uint64).
+        # The argument types DropoutOp passes: numpy.uint64 key and stream, a Python int step.
         keep, y = np.empty((n, m), np.uint8), new(n, m)
-        dropout.dropout_forward(x, 1, 2**63, 0, 0.5, keep, y)
+        dropout.dropout_forward(x, np.uint64(1), np.uint64(2**63), 0, 0.5, keep, y)
         dropout.dropout_backward(y, keep, 0.5, y)
 
     def reductions():

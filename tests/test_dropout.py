@@ -143,6 +143,37 @@ def data(n=64):
     return rng.standard_normal((n, 6)), rng.standard_normal((n, 3))
 
 
+def test_layer_passes_the_argument_types_warmup_compiles(monkeypatch):
+    """The layer's kernel call has warmup's argument types, with a numpy.uint64 key and stream.
+
+    A Python int of 2**63 or more (every dropout stream is one) cost 45 us of Numba's
+    argument typing per call; a type warmup does not use would compile on the first step.
+    """
+    import numba
+
+    from fastnn import warmup
+    from fastnn.kernels.cpu import dropout as kernels
+
+    seen = []
+    real = kernels.dropout_forward
+
+    def recording(*args):
+        seen.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(kernels, "dropout_forward", recording)
+    model = dropout_net(dtype=np.float32, seed=2**64 - 1)
+    x, y = data()
+    model.train_on_batch(x, y)
+    call = dict(warmup._kernel_calls("float32"))["dropout"]
+    call()
+    assert len(seen) == 2
+    layer_args, warmup_args = seen
+    assert [numba.typeof(a) for a in layer_args] == [numba.typeof(a) for a in warmup_args]
+    # The Numba types alone do not tell: typeof(2**63) is uint64 too, by the slow path.
+    assert type(layer_args[1]) is type(layer_args[2]) is np.uint64
+
+
 def test_layer_validates_its_arguments():
     for rate, error in ((1.0, ValueError), (-0.1, ValueError), ("0.5", TypeError)):
         with pytest.raises(error, match="rate"):
