@@ -4,8 +4,8 @@ A case is one operation at one shape, built for a backend: its inputs, the
 fastnn side (the backend's kernels on preallocated outputs), the
 ``fastnn.functional`` side, the ``fastnn.reference`` side, its PyTorch
 equivalent, and the baselines and yardsticks timed beside it.  One module per
-family (``dense``, ``activations``, ``batchnorm``, ``losses``, ``optimizers``,
-``init``, ``network``) defines its case class and two lists built from it:
+family (``dense``, ``activations``, ``batchnorm``, ``dropout``, ``losses``,
+``optimizers``, ``init``, ``network``) defines its case class and two lists built from it:
 
 - ``specs()``: the ``OpSpec`` entries of ``REGISTRY``, which ``fastnn bench``
   selects from and the ``bench/`` pytest-benchmark suites parametrize over;
@@ -19,6 +19,7 @@ from fastnn.benchmark.cases import (
     activations,
     batchnorm,
     dense,
+    dropout,
     init,
     losses,
     network,
@@ -44,6 +45,7 @@ FAMILY_MODULES = {
     "dense": dense,
     "activations": activations,
     "batchnorm": batchnorm,
+    "dropout": dropout,
     "losses": losses,
     "optimizers": optimizers,
     "init": init,
