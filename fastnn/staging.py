@@ -1,6 +1,7 @@
 """The training data of ``fit`` on the network's device, and each step's batch gathered there.
 
-``fit`` copies ``x`` and ``y`` to the device once, uploads each epoch's
+``fit`` puts ``x`` and ``y`` on the device once (a copy on a GPU; the CPU
+reads them where they are, ``memory.from_host_for_reading``), uploads each epoch's
 shuffled row order (one int64 per row), and fills every step's batch buffers
 by the backend's row-gather kernel, so no batch crosses from the host.  Data
 already on the device (GPU inputs, see ``fastnn.device_arrays``) are used
@@ -64,8 +65,9 @@ class TrainingData:
             self._x_chunk = memory.empty((self.chunk,) + tuple(x.shape[1:]), x.dtype)
             self._y_chunk = memory.empty((self.chunk,) + tuple(y.shape[1:]), y.dtype)
         else:
-            self._x_all = x if is_device_array(x) else memory.from_host(x)
-            self._y_all = y if is_device_array(y) else memory.from_host(y)
+            # Only read: the CPU backend reads host data where they are, CUDA copies them.
+            self._x_all = x if is_device_array(x) else memory.from_host_for_reading(x)
+            self._y_all = y if is_device_array(y) else memory.from_host_for_reading(y)
 
     def begin_epoch(self, order: np.ndarray) -> None:
         """Take the epoch's row order (a host int64 permutation of ``range(n)``)."""

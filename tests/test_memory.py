@@ -83,3 +83,22 @@ def test_stage_input(backend):
         staged = m.stage_input(other, buffer)
         assert staged is buffer
         np.testing.assert_array_equal(staged, other.astype(np.float32))
+
+
+def test_from_host_for_reading_and_fit_data_are_not_copied_on_the_cpu(backend):
+    """Data only read (fit's training set): the CPU reads the host array itself, CUDA a copy."""
+    from fastnn.staging import TrainingData
+
+    m = backend.memory
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    y = np.arange(4, dtype=np.int64)
+    staged = m.from_host_for_reading(x)
+    np.testing.assert_array_equal(m.to_host(staged), x)
+    data = TrainingData(backend, x, y, batch_size=2)
+    assert not data.streamed
+    if backend.name == "cpu":
+        assert staged is x
+        assert data._x_all is x and data._y_all is y
+    else:
+        assert staged is not x
+        np.testing.assert_array_equal(m.to_host(data._x_all), x)

@@ -20,6 +20,7 @@ __all__ = [
     "read_scalar",
     "to_host",
     "from_host",
+    "from_host_for_reading",
     "all_finite",
 ]
 
@@ -86,6 +87,17 @@ def to_host(a: np.ndarray) -> np.ndarray:
 def from_host(a: np.ndarray) -> np.ndarray:
     """A new C-contiguous array on this device holding ``a``."""
     return np.array(a, copy=True, order="C")
+
+
+def from_host_for_reading(a: np.ndarray) -> np.ndarray:
+    """The host array ``a`` where this device's kernels can read it: ``a`` itself on the CPU.
+
+    For data only read, such as ``fit``'s training set, which the steps gather
+    their batches from: copying it would double its memory for nothing (a
+    100-batch epoch of 1024x784 float32 spent 45 ms, 0.45 ms a step, on that
+    copy).  The caller must not write through the result.
+    """
+    return a
 
 
 @njit(cache=True)

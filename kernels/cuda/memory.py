@@ -28,6 +28,7 @@ __all__ = [
     "read_scalar",
     "to_host",
     "from_host",
+    "from_host_for_reading",
     "all_finite",
 ]
 
@@ -167,6 +168,12 @@ def to_host(a) -> np.ndarray:
 def from_host(a):
     """A new C-contiguous device array holding the host array ``a``."""
     return cuda.to_device(np.ascontiguousarray(a))
+
+
+def from_host_for_reading(a):
+    """The host array ``a`` where this device's kernels can read it: a device copy (the CPU
+    backend hands ``a`` itself back)."""
+    return from_host(a)
 
 
 _flag_buffer = []
