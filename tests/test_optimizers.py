@@ -84,12 +84,13 @@ def apply(module, config: str, param, grad, states, step):
     return getattr(module, name)(param, grad, *states, **kwargs)
 
 
-def apply_kernel(backend, config: str, param, grad, states, step):
-    """One update of ``config`` by ``backend``'s kernel, on flat device arrays.
+def _kernel_arguments(backend, config: str, dtype):
+    """``(kernel name, hyperparameters, pad)`` for ``config``'s kernels on ``backend``.
 
     The hyperparameters are ``functional``'s keyword-only ones, in its order
-    (the kernels' positional order), with its defaults; an unused state is an
-    empty array, as ``functional`` passes it.
+    (the kernels' positional order), with its defaults; ``pad`` fills a list of
+    state arrays up to the kernel's number with empty arrays, as ``functional``
+    passes an unused state.
     """
     name, _, kwargs = CONFIGS[config]
     signature = inspect.signature(getattr(functional, name))
@@ -99,8 +100,23 @@ def apply_kernel(backend, config: str, param, grad, states, step):
         if p.kind is inspect.Parameter.KEYWORD_ONLY
     ]
     slots = 1 if name == "sgd_update" else 2  # state arrays the kernel takes
-    empty = backend.memory.empty((0,), param.dtype)
-    states = list(states) + [empty] * (slots - len(states))
+    empty = backend.memory.empty((0,), dtype)
+
+    def pad(states):
+        return list(states) + [empty] * (slots - len(states))
+
+    return name, hyper, pad
+
+
+def apply_kernel(backend, config: str, param, grad, states, step):
+    """One update of ``config`` by ``backend``'s kernel, on flat device arrays.
+
+    The hyperparameters are ``functional``'s keyword-only ones, in its order
+    (the kernels' positional order), with its defaults; an unused state is an
+    empty array, as ``functional`` passes it.
+    """
+    name, hyper, pad = _kernel_arguments(backend, config, param.dtype)
+    states = pad(states)
     kernel = getattr(backend.optimizers, name)
     if name == "adam_update":
         return kernel(param, grad, *states, step, *hyper)
@@ -409,17 +425,8 @@ def test_float32_kernels_compute_in_float32():
 
 def _checked_call(backend, config, param, grad, states, states_out, saved, step):
     """``config``'s checked kernel on flat device arrays (unused states: empty arrays)."""
-    name, _, kwargs = CONFIGS[config]
-    signature = inspect.signature(getattr(functional, name))
-    hyper = [
-        kwargs.get(p.name, p.default)
-        for p in signature.parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    slots = 1 if name == "sgd_update" else 2
-    empty = backend.memory.empty((0,), param.dtype)
-    states = list(states) + [empty] * (slots - len(states))
-    states_out = list(states_out) + [empty] * (slots - len(states_out))
+    name, hyper, pad = _kernel_arguments(backend, config, param.dtype)
+    states, states_out = pad(states), pad(states_out)
     kernel = getattr(backend.optimizers, name + "_checked")
     if name == "adam_update":
         return kernel(param, grad, *states, *states_out, saved, step, *hyper)
