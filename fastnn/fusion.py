@@ -366,6 +366,10 @@ class DropoutOp(_Op):
     def __init__(self, layer: Dropout, weights: dict):
         self.rate = layer.rate
         self.random: RandomStream = weights["random"]
+        # The key and stream as the kernel takes them, converted once: a Python int of
+        # 2**63 or more (every dropout stream is) cost 45 us of Numba's argument typing per
+        # call, the kernel 1 us at 1x1024.
+        self._key = np.uint64(self.random.seed), np.uint64(self.random.stream)
         self.before = LINEAR
 
     def output_code(self) -> int:
@@ -395,14 +399,9 @@ class DropoutOp(_Op):
         return Forward(call, y, DropoutSaved(keep))
 
     def _forward(self, kernel, x, keep, y) -> None:
-        """The forward kernel with the step read now, when the call runs, not when it was bound.
-
-        The key and stream go as ``numpy.uint64``: a Python int of 2**63 or more (every
-        dropout stream is) cost 45 us of Numba's argument typing per call, the kernel 1 us
-        at 1x1024.
-        """
-        seed, stream, step = self.random
-        kernel(x, np.uint64(seed), np.uint64(stream), step(), self.rate, keep, y)
+        """The forward kernel with the step read now, when the call runs, not when it was bound."""
+        seed, stream = self._key
+        kernel(x, seed, stream, self.random.step(), self.rate, keep, y)
 
     def bind_backward(self, backend, saved: DropoutSaved, dy, need_dx: bool) -> Backward:
         if not need_dx:
