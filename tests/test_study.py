@@ -45,7 +45,11 @@ def test_claim_1_zero_init_learns_nothing(standardized):
 
 def test_claim_2_constant_init_stays_symmetric(standardized):
     r = ini.claim_2_constant_init(standardized, width=32, steps=150)
-    assert r["max_unit_spread"] == 0.0  # bit for bit, as the claim says
+    # Identical up to the BLAS's rounding (see the claim's docstring: 0 with some
+    # SGEMM kernels, 3e-8 with OpenBLAS's Haswell one), while the same width from
+    # Xavier has units that differ at the size of the weights: the bound separates them.
+    assert r["max_unit_spread"] <= r["unit_spread_bound"]
+    assert r["xavier_unit_spread"] > 100 * r["unit_spread_bound"]
     assert r["collapsed_accuracy"] == r["constant_accuracy"]
     # The collapsed net sums 32 identical float32 terms where the wide one sums them in a GEMM:
     # a few float32 ulps of a probability (eps 1.2e-7) times the depth, so 1e-5 is ample.
