@@ -17,8 +17,10 @@ why, next to BLAS.)
 
 import math
 
+import numpy as np
 from numba import njit, prange
 
+from fastnn.kernels.cpu.reduce import _lane_sum
 from fastnn.kernels.scalar import (
     ELU,
     LEAKY_RELU,
@@ -30,6 +32,7 @@ from fastnn.kernels.scalar import (
     TANH,
     activate,
     activate_grad,
+    exp_f64,
 )
 
 #: Smallest element count for which a pass of a few flops per element (every
@@ -58,23 +61,44 @@ def _parallel_min_elements(code, backward):
     return PARALLEL_MIN_ELEMENTS
 
 
+#: Rows at least this wide take ``exp_f64`` and ``_lane_sum`` in ``_softmax_row``.
+SOFTMAX_VECTOR_MIN = 32
+
+
 @njit(cache=True)
 def _softmax_row(z, y):
     """``y = exp(z - max z) / sum exp(z - max z)`` for one row; ``y`` may alias ``z``.
 
-    Subtracting the maximum keeps every exponent <= 0, so nothing overflows;
-    the sum is accumulated in float64 and is >= 1.
+    Subtracting the maximum keeps every exponent <= 0, so nothing overflows,
+    and the sum, in float64, is >= 1.  A row of ``SOFTMAX_VECTOR_MIN`` or more
+    entries takes its exponentials from ``exp_f64`` into ``y``, a loop LLVM
+    vectorizes (over one array when ``y`` is ``z``: with two names for one
+    buffer the overlap check would send it down its scalar path), then sums
+    the stored values with ``_lane_sum``.  Narrower rows (a classifier's ten
+    outputs) keep libm's ``exp`` and a running sum of the float64 values,
+    which measured faster there.  One thread, float32: 32x256 32 -> 17 us,
+    1024x1024 4.3 -> 2.2 ms; 1024x10 44 us either way.
     """
     m = z.shape[0]
     zmax = z[0]
     for j in range(1, m):
         if z[j] > zmax:
             zmax = z[j]
-    total = 0.0
-    for j in range(m):
-        e = math.exp(z[j] - zmax)
-        y[j] = e
-        total += e
+    if m < SOFTMAX_VECTOR_MIN:
+        total = 0.0
+        for j in range(m):
+            e = math.exp(z[j] - zmax)
+            y[j] = e
+            total += e
+    else:
+        shift = np.float64(zmax)
+        if z.ctypes.data == y.ctypes.data:
+            for j in range(m):
+                y[j] = exp_f64(np.float64(y[j]) - shift)
+        else:
+            for j in range(m):
+                y[j] = exp_f64(np.float64(z[j]) - shift)
+        total = _lane_sum(y)
     scale = 1.0 / total
     for j in range(m):
         y[j] = y[j] * scale

@@ -31,6 +31,44 @@ def reduction_workspace(n_rows: int, n_cols: int) -> np.ndarray:
     return np.zeros((2, n_row_blocks(n_rows), n_cols), dtype=np.float64)
 
 
+#: Interleaved partial sums of ``_lane_sum``.  Fixed: it sets the order of the additions.
+LANES = 8
+
+
+@njit(cache=True, forceinline=True)
+def _lane_sum(a):
+    """Sum of the 1-D ``a`` in float64: ``LANES`` interleaved partial sums, combined pairwise.
+
+    Element ``j`` goes to partial ``j % LANES`` (the last ``len(a) % LANES``
+    elements to a tail sum), so the order is fixed by the length alone.  A
+    single running sum is a chain of dependent additions that no loop
+    vectorizes; eight independent ones LLVM packs into one vector register.
+    Below ``4 * LANES`` elements the sum runs in index order instead, which
+    was faster for short rows (4 us against 18 us for 1024 rows of 10).
+    """
+    n = a.shape[0]
+    if n < 4 * LANES:
+        total = 0.0
+        for j in range(n):
+            total += a[j]
+        return total
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    full = n - n % LANES
+    for j in range(0, full, LANES):
+        s0 += a[j]
+        s1 += a[j + 1]
+        s2 += a[j + 2]
+        s3 += a[j + 3]
+        s4 += a[j + 4]
+        s5 += a[j + 5]
+        s6 += a[j + 6]
+        s7 += a[j + 7]
+    tail = 0.0
+    for j in range(full, n):
+        tail += a[j]
+    return (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))) + tail
+
+
 @njit(cache=True)
 def _column_sums_block(a, partial, start, stop):
     """``partial[j] = sum of a[start:stop, j]`` in float64, rows in order: one block."""
