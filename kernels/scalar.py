@@ -90,7 +90,8 @@ ACTIVATIONS = {
 #: significant bits, so ``k * _EXP_LN2_HI`` is exact for ``|k| < 2**21``; the low
 #: part is the rest of ln 2 taken from its decimal expansion.  (``math.log(2.0)``
 #: is itself rounded by 5e-17, and ``k = -1075`` times that error would be 250
-#: ulps of the result.)
+#: ulps of the result.  ``_LN2_LO_F64`` of ``log_unit_f64`` below is formed that
+#: way; it stays as it is, since it is part of the normal initializers' values.)
 _LN2_DIGITS = "0.69314718055994530941723212145817656807550013436026"
 _EXP_LN2_HI = math.ldexp(math.floor(math.ldexp(math.log(2.0), 32)), -32)
 with localcontext() as _context:
