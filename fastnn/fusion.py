@@ -290,7 +290,8 @@ class BatchNormOp(_Op):
             call = Call(
                 backend.batchnorm.batch_norm_forward_infer,
                 (x, self.gamma, self.beta, self.running_mean, self.running_var, self.epsilon,
-                 self.pre, self.post, NEGATIVE_SLOPE, y),
+                 self.pre, self.post, NEGATIVE_SLOPE, y,
+                 backend.reduce.reduction_workspace(1, x.shape[1])),
             )  # fmt: skip
             return Forward(call, y, None)
         n, width = x.shape

@@ -148,7 +148,7 @@ def _kernel_calls(dtype) -> list[tuple[str, Callable[[], None]]]:
             work,
         )  # fmt: skip
         batchnorm.batch_norm_forward_infer(
-            x, vec, vec, running_mean, running_var, 1e-3, 1, 0, slope, new(n, m)
+            x, vec, vec, running_mean, running_var, 1e-3, 1, 0, slope, new(n, m), work
         )
         batchnorm.batch_norm_backward(
             x, a, y, vec, mean, invstd, 1, 0, slope, new(n, m), new(m), new(m), work

@@ -456,20 +456,20 @@ def batch_norm_scale_shift(gamma, beta, mean, invstd):
 
 @njit(cache=True, forceinline=True)
 def batch_norm_affine(a, scale, shift):
-    """Training-mode normalization of one element: ``a * scale + shift``."""
+    """Normalization of one element, ``a * scale + shift``, with either mode's column constants."""
     return a * scale + shift
 
 
 @njit(cache=True, forceinline=True)
-def batch_norm_infer_scale(gamma, running_var, epsilon):
-    """Inference-mode column scale ``gamma / sqrt(running_var + epsilon)``."""
-    return gamma / math.sqrt(running_var + epsilon)
+def batch_norm_infer_scale_shift(gamma, beta, running_mean, running_var, epsilon):
+    """Inference-mode column constants ``(scale, shift)`` of ``y = a * scale + shift``.
 
-
-@njit(cache=True, forceinline=True)
-def batch_norm_infer(a, running_mean, scale, beta):
-    """Inference-mode normalization of one element: ``(a - running_mean) * scale + beta``."""
-    return (a - running_mean) * scale + beta
+    ``scale = gamma / sqrt(running_var + epsilon)``, ``shift = beta -
+    running_mean scale``, in float64: the training-mode form
+    (``batch_norm_affine``) with the running statistics.
+    """
+    scale = gamma / math.sqrt(running_var + epsilon)
+    return scale, beta - running_mean * scale
 
 
 @njit(cache=True, forceinline=True)

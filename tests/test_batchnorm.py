@@ -102,7 +102,7 @@ def kernel_infer(backend, op, activation, x, gamma, beta, rm, rv, epsilon=1e-3):
     x_d, g_d, b_d, rm_d, rv_d = on_device(backend, x, gamma, beta, rm, rv)
     y_d = backend.memory.empty(x.shape, x.dtype)
     backend.batchnorm.batch_norm_forward_infer(
-        x_d, g_d, b_d, rm_d, rv_d, epsilon, pre, post, slope, y_d
+        x_d, g_d, b_d, rm_d, rv_d, epsilon, pre, post, slope, y_d, backend.workspace(1, x.shape[1])
     )
     return backend.memory.to_host(y_d)
 
@@ -263,6 +263,16 @@ def test_kernels_ignore_workspace_contents_and_accept_a_is_x(backend):
     grads_ref = R.batch_norm_backward(host_dy, cache_ref)
     for got, want in zip(on_host(backend, dx, dgamma, dbeta), grads_ref, strict=True):
         assert_close(got, want, np.float64)
+    mem.fill(work, np.nan)
+    y_infer = mem.empty((n, m), np.float64)
+    backend.batchnorm.batch_norm_forward_infer(
+        x, gamma, beta, rm, rv, 1e-3, LINEAR, LINEAR, 0.0, y_infer, work
+    )
+    host_rm, host_rv = on_host(backend, rm, rv)
+    y_infer_ref, _ = R.batch_norm_forward(
+        host_x, host_gamma, host_beta, host_rm, host_rv, training=False, epsilon=1e-3
+    )
+    assert_close(mem.to_host(y_infer), y_infer_ref, np.float64)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -522,7 +532,8 @@ def test_functional_and_reference_export_the_same_names():
         ),
         (
             "batch_norm_forward_infer",
-            "x gamma beta running_mean running_var epsilon pre_code post_code negative_slope y",
+            "x gamma beta running_mean running_var epsilon pre_code post_code negative_slope y "
+            "work",
         ),
         (
             "batch_norm_backward",

@@ -252,7 +252,7 @@ def test_batch_norm_matches_reference(op, activation, dtype):
     # Inference with the updated running statistics.
     y_inf = memory.empty((n, m), dtype)
     batchnorm.batch_norm_forward_infer(
-        d_x, d_gamma, dev(beta), d_rm, d_rv, 1e-3, pre, post, slope, y_inf
+        d_x, d_gamma, dev(beta), d_rm, d_rv, 1e-3, pre, post, slope, y_inf, work
     )
     want, _ = forward(x, gamma, beta, rm_ref, rv_ref, training=False, epsilon=1e-3, **kwargs)
     np.testing.assert_allclose(host(y_inf), want, **BN_TOL[dtype])

@@ -109,8 +109,9 @@ def _forward(forward, x, layer, mode, codes):
         running_var = check_float_array("running_var", running_var, shape=(m,), dtype=dtype)
         _check_running(running_mean, running_var)
         BACKEND.batchnorm.batch_norm_forward_infer(
-            x, gamma, beta, running_mean, running_var, epsilon, *kernel_codes, y
-        )
+            x, gamma, beta, running_mean, running_var, epsilon, *kernel_codes, y,
+            BACKEND.workspace(1, m),
+        )  # fmt: skip
         cache = BatchNormCache(
             forward, False, None, y, gamma, running_mean, None, pre_code, post_code, negative_slope
         )

@@ -41,8 +41,7 @@ from fastnn.kernels.scalar import (
     batch_norm_affine,
     batch_norm_grad_columns,
     batch_norm_grad_input,
-    batch_norm_infer,
-    batch_norm_infer_scale,
+    batch_norm_infer_scale_shift,
     batch_norm_invstd,
     batch_norm_scale_shift,
     moving_average,
@@ -158,10 +157,16 @@ def _bn_infer_kernel(
     for e in range(start, n * m, stride):
         i = e // m
         j = e - i * m
-        scale = batch_norm_infer_scale(np.float64(gamma[j]), np.float64(running_var[j]), epsilon)
+        scale, shift = batch_norm_infer_scale_shift(
+            np.float64(gamma[j]),
+            np.float64(beta[j]),
+            np.float64(running_mean[j]),
+            np.float64(running_var[j]),
+            epsilon,
+        )
         # a = f_pre(x) goes through y to be rounded as the training kernel stores it.
         y[i, j] = activate(np.float64(x[i, j]), pre_code, negative_slope)
-        z = batch_norm_infer(np.float64(y[i, j]), np.float64(running_mean[j]), scale, beta[j])
+        z = batch_norm_affine(np.float64(y[i, j]), scale, shift)
         y[i, j] = activate(z, post_code, negative_slope)
 
 
@@ -284,11 +289,14 @@ def batch_norm_forward_train(
 
 
 def batch_norm_forward_infer(
-    x, gamma, beta, running_mean, running_var, epsilon, pre_code, post_code, negative_slope, y
+    x, gamma, beta, running_mean, running_var, epsilon, pre_code, post_code, negative_slope, y, work
 ) -> None:
     """Inference-mode batch normalization with the running statistics; only ``y`` is written.
 
     Arguments as in ``fastnn.kernels.cpu.batchnorm.batch_norm_forward_infer``.
+    ``work`` is taken for the same signature and left untouched: each thread
+    computes its column's constants itself, which costs nothing in a pass
+    bound by memory and saves a launch.
     """
     n, m = x.shape
     if n * m == 0:

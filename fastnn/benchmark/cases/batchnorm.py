@@ -117,7 +117,9 @@ class BatchNormCase:
             )  # fmt: skip
 
         def forward_infer():
-            kernels.batch_norm_forward_infer(x, gamma, beta, rm, rv, epsilon, pre, post, slope, y)
+            kernels.batch_norm_forward_infer(
+                x, gamma, beta, rm, rv, epsilon, pre, post, slope, y, work
+            )
 
         def backward():
             kernels.batch_norm_backward(
