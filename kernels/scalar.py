@@ -456,20 +456,26 @@ def batch_norm_scale_shift(gamma, beta, mean, invstd):
 
 @njit(cache=True, forceinline=True)
 def batch_norm_affine(a, scale, shift):
-    """Normalization of one element, ``a * scale + shift``, with either mode's column constants."""
+    """Training-mode normalization of one element: ``a * scale + shift``."""
     return a * scale + shift
 
 
 @njit(cache=True, forceinline=True)
-def batch_norm_infer_scale_shift(gamma, beta, running_mean, running_var, epsilon):
-    """Inference-mode column constants ``(scale, shift)`` of ``y = a * scale + shift``.
+def batch_norm_infer_scale(gamma, running_var, epsilon):
+    """Inference-mode column scale ``gamma / sqrt(running_var + epsilon)``."""
+    return gamma / math.sqrt(running_var + epsilon)
 
-    ``scale = gamma / sqrt(running_var + epsilon)``, ``shift = beta -
-    running_mean scale``, in float64: the training-mode form
-    (``batch_norm_affine``) with the running statistics.
+
+@njit(cache=True, forceinline=True)
+def batch_norm_center(a, mean, scale, beta):
+    """Normalization of one element, ``(a - mean) * scale + beta``, in its arguments' type.
+
+    The CPU inference kernel passes the data's dtype for every argument
+    (float32 arithmetic for float32 data): ``a - mean`` cancels exactly when
+    the two are close (Sterbenz), so the result is good to a few ulps of its
+    own size however far the mean is from zero.
     """
-    scale = gamma / math.sqrt(running_var + epsilon)
-    return scale, beta - running_mean * scale
+    return (a - mean) * scale + beta
 
 
 @njit(cache=True, forceinline=True)

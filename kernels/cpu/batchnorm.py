@@ -24,12 +24,19 @@ bitwise identical for any ``NUMBA_NUM_THREADS``.
 Large batches are memory-bound, so a training step makes two passes over
 memory forward (statistics, normalize) and two backward (gradient sums,
 ``dx``); threads take whole row blocks, and every column loop runs over
-contiguous rows.  All arithmetic is float64; values are rounded to the
+contiguous rows.  Training arithmetic is float64; values are rounded to the
 arrays' dtype only when stored.  The per-element passes use per-column
 float64 constants (``y = a * scale + shift``; ``dx = f'(a) gamma s (g - a *
 coef + offset)``), which costs ``eps64 * |mean| / std`` of relative
 accuracy: nothing for float32 results, 1e-12 for float64 data whose mean is
-1e4 standard deviations away from zero.
+1e4 standard deviations away from zero.  Float32 arithmetic in the training
+passes was tried and measured faster (the dx pass at 1024x1024: 0.27 against
+0.63 ms on one core), but its outputs differ from the float64 reference by a
+few ulps, and the backward sums over thousands of rows amplify that beyond
+the tests' tolerance (dgamma at 3001x700 with tanh: errors up to 4.4e-6 where it
+allows 2.4e-6).
+Inference has no backward: it computes ``(a - r_mu) scale + beta`` in the
+data's dtype, where ``a - r_mu`` cancels exactly for values near the mean.
 
 Speed comes from LLVM vectorizing the column loops, which it does only when
 the activation code is a compile-time constant (otherwise the switch inside
@@ -64,9 +71,10 @@ from fastnn.kernels.scalar import (
     activate,
     activate_grad,
     batch_norm_affine,
+    batch_norm_center,
     batch_norm_grad_columns,
     batch_norm_grad_input,
-    batch_norm_infer_scale_shift,
+    batch_norm_infer_scale,
     batch_norm_invstd,
     batch_norm_scale_shift,
     moving_average,
@@ -165,19 +173,20 @@ def _normalize_rows(a, lo, hi, scale, shift, code, negative_slope, y):
 
 
 @njit(inline="always")
-def _infer_rows(x, lo, hi, scale, shift, pre_code, post_code, negative_slope, y):
+def _infer_rows(x, lo, hi, running_mean, scale, beta, pre_code, post_code, negative_slope, y):
     m = x.shape[1]
     for i in range(lo, hi):
         x_row = x[i]
         y_row = y[i]
         for j in range(m):
             if pre_code == LINEAR:
-                a = np.float64(x_row[j])
+                a = x_row[j]
             else:
                 # a = f_pre(x) goes through y_row to be rounded as the training kernel stores it.
                 y_row[j] = activate(np.float64(x_row[j]), pre_code, negative_slope)
-                a = np.float64(y_row[j])
-            y_row[j] = activate(batch_norm_affine(a, scale[j], shift[j]), post_code, negative_slope)
+                a = y_row[j]
+            z = batch_norm_center(a, running_mean[j], scale[j], beta[j])
+            y_row[j] = activate(z, post_code, negative_slope)
 
 
 @njit(inline="always")
@@ -284,20 +293,21 @@ def _normalize_block(a, b, scale, shift, code, negative_slope, y):
 
 
 @njit(cache=True)
-def _infer_block(x, b, scale, shift, pre_code, post_code, negative_slope, y):
+def _infer_block(x, b, columns, pre_code, post_code, negative_slope, y):
     lo, hi = _block_rows(x.shape[0], b)
+    rm, scale, beta = columns
     if pre_code == LINEAR and post_code == LINEAR:
-        _infer_rows(x, lo, hi, scale, shift, LINEAR, LINEAR, negative_slope, y)
+        _infer_rows(x, lo, hi, rm, scale, beta, LINEAR, LINEAR, negative_slope, y)
     elif pre_code == LINEAR and post_code == RELU:
-        _infer_rows(x, lo, hi, scale, shift, LINEAR, RELU, negative_slope, y)
+        _infer_rows(x, lo, hi, rm, scale, beta, LINEAR, RELU, negative_slope, y)
     elif pre_code == LINEAR and post_code == LEAKY_RELU:
-        _infer_rows(x, lo, hi, scale, shift, LINEAR, LEAKY_RELU, negative_slope, y)
+        _infer_rows(x, lo, hi, rm, scale, beta, LINEAR, LEAKY_RELU, negative_slope, y)
     elif pre_code == RELU and post_code == LINEAR:
-        _infer_rows(x, lo, hi, scale, shift, RELU, LINEAR, negative_slope, y)
+        _infer_rows(x, lo, hi, rm, scale, beta, RELU, LINEAR, negative_slope, y)
     elif pre_code == LEAKY_RELU and post_code == LINEAR:
-        _infer_rows(x, lo, hi, scale, shift, LEAKY_RELU, LINEAR, negative_slope, y)
+        _infer_rows(x, lo, hi, rm, scale, beta, LEAKY_RELU, LINEAR, negative_slope, y)
     else:
-        _infer_rows(x, lo, hi, scale, shift, pre_code, post_code, negative_slope, y)
+        _infer_rows(x, lo, hi, rm, scale, beta, pre_code, post_code, negative_slope, y)
 
 
 @njit(cache=True)
@@ -475,43 +485,36 @@ def batch_norm_forward_infer(
         y_{ij} = f_{post}\Big(\gamma_j \frac{f_{pre}(x_{ij}) - r_{\mu,j}}
                  {\sqrt{r_{\sigma^2,j} + \epsilon}} + \beta_j\Big)
 
-    computed as ``f_post(a * scale + shift)`` with the float64 column constants
-    of ``batch_norm_infer_scale_shift``, the training kernel's form.  Arguments
-    as in ``batch_norm_forward_train``; only ``y`` and ``work`` are written.
+    computed as ``f_post((a - r_mu) scale + beta)`` in the data's dtype, with
+    the scale ``batch_norm_infer_scale`` rounded to it.  Arguments as in
+    ``batch_norm_forward_train``; only ``y`` and ``work`` are written.
 
     Parameters
     ----------
     work : float64 array, shape (2, k, M) with k >= 1
-        ``work[0, 0]`` and ``work[1, 0]`` receive the column scale and
-        shift (``reduction_workspace(1, M)`` is enough); overwritten.
+        ``work[0, 0]`` receives the column scale (``reduction_workspace(1,
+        M)`` is enough); overwritten.
 
     Notes
     -----
-    The constants cost ``eps64 |mean| / std`` of relative accuracy, as in
-    training.  The kernel had no workspace before: it kept the scale, rounded
-    to the output's dtype, in each block's first output row and subtracted the
-    running mean per element, which measured 455 us at 1024x1024 float32 on
-    one core against 230 us for this form, and 109 against 53 us at 1024x256
+    The kernel had no workspace before: it kept the scale, rounded to the
+    output's dtype, in each block's first output row and computed in float64,
+    which measured 455 us at 1024x1024 float32 on one core against 230 us
+    with float64 constants in a workspace, and 109 against 53 us at 1024x256
     (AMD EPYC Zen 4).
     """
     n, m = x.shape
     nb = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    scale = work[0, 0]
-    shift = work[1, 0]
+    scale = work[0, 0].view(y.dtype)
     for j in range(m):
-        scale[j], shift[j] = batch_norm_infer_scale_shift(
-            np.float64(gamma[j]),
-            np.float64(beta[j]),
-            np.float64(running_mean[j]),
-            np.float64(running_var[j]),
-            epsilon,
-        )
+        scale[j] = batch_norm_infer_scale(np.float64(gamma[j]), np.float64(running_var[j]), epsilon)
+    columns = (running_mean, scale, beta)
     if n * m < PARALLEL_MIN_SIZE:
         for b in range(nb):
-            _infer_block(x, b, scale, shift, pre_code, post_code, negative_slope, y)
+            _infer_block(x, b, columns, pre_code, post_code, negative_slope, y)
     else:
         for b in prange(nb):
-            _infer_block(x, np.int64(b), scale, shift, pre_code, post_code, negative_slope, y)
+            _infer_block(x, np.int64(b), columns, pre_code, post_code, negative_slope, y)
 
 
 @njit(cache=True, parallel=True)

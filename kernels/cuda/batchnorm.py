@@ -39,9 +39,10 @@ from fastnn.kernels.scalar import (
     activate,
     activate_grad,
     batch_norm_affine,
+    batch_norm_center,
     batch_norm_grad_columns,
     batch_norm_grad_input,
-    batch_norm_infer_scale_shift,
+    batch_norm_infer_scale,
     batch_norm_invstd,
     batch_norm_scale_shift,
     moving_average,
@@ -157,16 +158,12 @@ def _bn_infer_kernel(
     for e in range(start, n * m, stride):
         i = e // m
         j = e - i * m
-        scale, shift = batch_norm_infer_scale_shift(
-            np.float64(gamma[j]),
-            np.float64(beta[j]),
-            np.float64(running_mean[j]),
-            np.float64(running_var[j]),
-            epsilon,
-        )
+        scale = batch_norm_infer_scale(np.float64(gamma[j]), np.float64(running_var[j]), epsilon)
         # a = f_pre(x) goes through y to be rounded as the training kernel stores it.
         y[i, j] = activate(np.float64(x[i, j]), pre_code, negative_slope)
-        z = batch_norm_affine(np.float64(y[i, j]), scale, shift)
+        z = batch_norm_center(
+            np.float64(y[i, j]), np.float64(running_mean[j]), scale, np.float64(beta[j])
+        )
         y[i, j] = activate(z, post_code, negative_slope)
 
 
