@@ -467,15 +467,15 @@ def batch_norm_infer_scale(gamma, running_var, epsilon):
 
 
 @njit(cache=True, forceinline=True)
-def batch_norm_center(a, mean, scale, beta):
-    """Normalization of one element, ``(a - mean) * scale + beta``, in its arguments' type.
+def batch_norm_infer(a, running_mean, scale, beta):
+    """Inference-mode normalization of one element: ``(a - running_mean) * scale + beta``.
 
     The CPU inference kernel passes the data's dtype for every argument
-    (float32 arithmetic for float32 data): ``a - mean`` cancels exactly when
-    the two are close (Sterbenz), so the result is good to a few ulps of its
-    own size however far the mean is from zero.
+    (float32 arithmetic for float32 data): ``a - running_mean`` cancels
+    exactly when the two are close (Sterbenz), so the result is good to a few
+    ulps of its own size however far the mean is from zero.
     """
-    return (a - mean) * scale + beta
+    return (a - running_mean) * scale + beta
 
 
 @njit(cache=True, forceinline=True)

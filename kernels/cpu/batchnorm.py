@@ -71,9 +71,9 @@ from fastnn.kernels.scalar import (
     activate,
     activate_grad,
     batch_norm_affine,
-    batch_norm_center,
     batch_norm_grad_columns,
     batch_norm_grad_input,
+    batch_norm_infer,
     batch_norm_infer_scale,
     batch_norm_invstd,
     batch_norm_scale_shift,
@@ -185,7 +185,7 @@ def _infer_rows(x, lo, hi, running_mean, scale, beta, pre_code, post_code, negat
                 # a = f_pre(x) goes through y_row to be rounded as the training kernel stores it.
                 y_row[j] = activate(np.float64(x_row[j]), pre_code, negative_slope)
                 a = y_row[j]
-            z = batch_norm_center(a, running_mean[j], scale[j], beta[j])
+            z = batch_norm_infer(a, running_mean[j], scale[j], beta[j])
             y_row[j] = activate(z, post_code, negative_slope)
 
 
@@ -205,7 +205,7 @@ def _gradient_sum_rows(dy, a, y, lo, hi, mean, code, negative_slope, sum_g, sum_
 
 @njit(inline="always")
 def _gradient_sum_rows_linear(dy, a, lo, hi, mean, sum_g, sum_gc):
-    """``_gradient_sum_rows`` for no post activation (``g = dy``), four rows per update.
+    """``_gradient_sum_rows`` for no post activation (``g = dy``).
 
     Four rows per update of the float64 accumulators, as ``_moments_rows``:
     the backward pass at 1024x1024 float32 went from 1.03 to 0.81 ms on one
@@ -497,11 +497,10 @@ def batch_norm_forward_infer(
 
     Notes
     -----
-    The kernel had no workspace before: it kept the scale, rounded to the
-    output's dtype, in each block's first output row and computed in float64,
-    which measured 455 us at 1024x1024 float32 on one core against 230 us
-    with float64 constants in a workspace, and 109 against 53 us at 1024x256
-    (AMD EPYC Zen 4).
+    The kernel had no workspace before: it kept the scale in each block's
+    first output row, computed in float64 and visited the rows in a rotated
+    order, which LLVM vectorized poorly: 455 us at 1024x1024 float32 on one
+    core (AMD EPYC Zen 4) against 143-153 us for this form.
     """
     n, m = x.shape
     nb = (n + BLOCK_ROWS - 1) // BLOCK_ROWS

@@ -39,9 +39,9 @@ from fastnn.kernels.scalar import (
     activate,
     activate_grad,
     batch_norm_affine,
-    batch_norm_center,
     batch_norm_grad_columns,
     batch_norm_grad_input,
+    batch_norm_infer,
     batch_norm_infer_scale,
     batch_norm_invstd,
     batch_norm_scale_shift,
@@ -161,9 +161,7 @@ def _bn_infer_kernel(
         scale = batch_norm_infer_scale(np.float64(gamma[j]), np.float64(running_var[j]), epsilon)
         # a = f_pre(x) goes through y to be rounded as the training kernel stores it.
         y[i, j] = activate(np.float64(x[i, j]), pre_code, negative_slope)
-        z = batch_norm_center(
-            np.float64(y[i, j]), np.float64(running_mean[j]), scale, np.float64(beta[j])
-        )
+        z = batch_norm_infer(np.float64(y[i, j]), np.float64(running_mean[j]), scale, beta[j])
         y[i, j] = activate(z, post_code, negative_slope)
 
 
